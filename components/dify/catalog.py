@@ -1,0 +1,262 @@
+"""The Dify application described once, as data: what each service runs and needs.
+
+The Docker and Kubernetes renderers turn these specs into containers or workloads; neither
+knows anything about Dify that is not written here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Optional
+
+import pulumi
+
+from components import images
+from components.dify import nginx, ssrf_proxy
+from components.dify.environment import (
+    Env,
+    PublicUrls,
+    SecretEnv,
+    pgvector_env,
+    plugin_daemon_redis_env,
+    plugin_storage_env,
+    postgres_env,
+    redis_env,
+    storage_env,
+    url_env,
+)
+from components.workload import (
+    APP_NET, DATA_NET, SANDBOX_NET, ConfigFile, HealthCheck, Port, PublishedPort, ServiceSpec, StateMount,
+)
+from components.endpoints import DataEndpoints
+from components.secrets import DifySecrets
+from stacks.config import DifySettings, RegistrySettings
+
+API_PORT, WEB_PORT, SANDBOX_PORT, PLUGIN_DAEMON_PORT, PROXY_PORT = 5001, 3000, 8194, 5002, 3128
+PLUGIN_STORAGE_ROOT = "/app/storage"
+
+# Config spells services in camelCase (dify.extraEnv.pluginDaemon); the catalog by host name.
+CONFIG_NAMES = {
+    "api": "api", "worker": "worker", "beat": "beat", "web": "web", "sandbox": "sandbox",
+    "pluginDaemon": "plugin-daemon", "ssrfProxy": "ssrf-proxy", "nginx": "nginx",
+}
+
+
+class CatalogError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Edge:
+    """How the entry (nginx) is exposed: its public ports, and TLS in nginx when a certificate is given."""
+
+    http_port: int = 80
+    https_port: int = 443
+    tls_certificate: Optional[pulumi.Output[str]] = None
+    tls_key: Optional[pulumi.Output[str]] = None
+    behind_proxy: bool = False
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_certificate is not None
+
+
+def _curl(port: int, path: str) -> tuple[str, ...]:
+    return ("CMD", "curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1:{port}{path}")
+
+
+def _merge(*parts: tuple[Env, SecretEnv]) -> tuple[Env, SecretEnv]:
+    plain: Env = {}
+    secret: SecretEnv = {}
+    for p, s in parts:
+        plain.update(p)
+        secret.update(s)
+    return plain, secret
+
+
+def build_catalog(
+    settings: DifySettings,
+    registry: RegistrySettings,
+    urls: PublicUrls,
+    data: DataEndpoints,
+    secrets: DifySecrets,
+    edge: Edge = Edge(),
+) -> dict[str, ServiceSpec]:
+    """Every Dify service, keyed by its host name inside the deployment."""
+    mirror = registry.mirror
+    tags = settings.sidecar_tags
+    api_image = images.image_ref(f"{images.DIFY_API}:{settings.version}", mirror)
+    api_addr = f"api:{API_PORT}"
+
+    shared_plain, shared_secret = _merge(
+        postgres_env(data.postgres),
+        pgvector_env(data.postgres),
+        redis_env(data.redis),
+        storage_env(data.object_store),
+        (
+            {
+                "LOG_LEVEL": settings.log_level,
+                "UPLOAD_FILE_SIZE_LIMIT": str(settings.upload_file_size_limit_mb),
+                "PLUGIN_DAEMON_URL": f"http://plugin-daemon:{PLUGIN_DAEMON_PORT}",
+                "CODE_EXECUTION_ENDPOINT": f"http://sandbox:{SANDBOX_PORT}",
+                "SSRF_PROXY_HTTP_URL": f"http://ssrf-proxy:{PROXY_PORT}",
+                "SSRF_PROXY_HTTPS_URL": f"http://ssrf-proxy:{PROXY_PORT}",
+                "MIGRATION_ENABLED": "false",
+                **url_env(urls, api_addr),
+            },
+            {
+                "SECRET_KEY": secrets.secret_key,
+                "PLUGIN_DAEMON_KEY": secrets.plugin_daemon_key,
+                "CODE_EXECUTION_API_KEY": secrets.sandbox_api_key,
+                "INNER_API_KEY_FOR_PLUGIN": secrets.inner_api_key,
+            },
+        ),
+    )
+
+    def api_mode(mode: str, **extra: str) -> tuple[Env, SecretEnv]:
+        return {**shared_plain, "MODE": mode, **extra}, dict(shared_secret)
+
+    # Only the api migrates (Dify's own lock guards its replicas); worker and beat start after it.
+    api_env = api_mode("api", MIGRATION_ENABLED="true")
+    worker_env = api_mode("worker")
+    beat_env = api_mode("beat")
+    beat_env[1].pop("INNER_API_KEY_FOR_PLUGIN")
+
+    daemon_plain, daemon_secret = _merge(
+        postgres_env(data.postgres),
+        plugin_daemon_redis_env(data.redis),
+        plugin_storage_env(data.object_store),
+        (
+            {
+                "DB_DATABASE": data.postgres.plugin_database,
+                "DB_SSL_MODE": data.postgres.ssl_mode,
+                "SERVER_PORT": str(PLUGIN_DAEMON_PORT),
+                "DIFY_INNER_API_URL": f"http://{api_addr}",
+                "PLUGIN_WORKING_PATH": f"{PLUGIN_STORAGE_ROOT}/cwd",
+                "PLUGIN_STORAGE_LOCAL_ROOT": PLUGIN_STORAGE_ROOT,
+                "PLUGIN_REMOTE_INSTALLING_HOST": "0.0.0.0",
+                "PLUGIN_REMOTE_INSTALLING_PORT": "5003",
+                "FORCE_VERIFYING_SIGNATURE": "true",
+                "PIP_MIRROR_URL": settings.pip_mirror_url or "",
+            },
+            {"SERVER_KEY": secrets.plugin_daemon_key, "DIFY_INNER_API_KEY": secrets.inner_api_key},
+        ),
+    )
+
+    web_plain: Env = {"NEXT_TELEMETRY_DISABLED": "1"}
+    if urls.explicit:
+        web_plain.update(CONSOLE_API_URL=urls.base, APP_API_URL=urls.base)
+
+    services = [
+        ServiceSpec(
+            name="api", upstream_name="api", image=api_image,
+            ports=(Port("http", API_PORT),),
+            env=api_env[0], secret_env=api_env[1],
+            health=HealthCheck(port=API_PORT, path="/health", command=_curl(API_PORT, "/health"),
+                               start_period_s=120, retries=5),
+            networks=frozenset({APP_NET, SANDBOX_NET, DATA_NET}), uses_data=True,
+        ),
+        ServiceSpec(
+            name="worker", upstream_name="worker", image=api_image,
+            env=worker_env[0], secret_env=worker_env[1],
+            networks=frozenset({APP_NET, SANDBOX_NET, DATA_NET}), uses_data=True, depends_on=("api",),
+        ),
+        ServiceSpec(
+            name="beat", upstream_name="worker_beat", image=api_image,
+            env=beat_env[0], secret_env=beat_env[1],
+            networks=frozenset({APP_NET, DATA_NET}), uses_data=True, depends_on=("api",), singleton=True,
+        ),
+        ServiceSpec(
+            name="web", upstream_name="web",
+            image=images.image_ref(f"{images.DIFY_WEB}:{settings.version}", mirror),
+            ports=(Port("http", WEB_PORT),), env=web_plain,
+            health=HealthCheck(
+                port=WEB_PORT, path="/apps",
+                command=("CMD", "node", "-e",
+                         f"require('http').get('http://127.0.0.1:{WEB_PORT}/apps',"
+                         "r=>process.exit(r.statusCode<500?0:1)).on('error',()=>process.exit(1))"),
+            ),
+        ),
+        ServiceSpec(
+            name="sandbox", upstream_name="sandbox",
+            image=images.image_ref(f"{images.DIFY_SANDBOX}:{tags['sandbox']}", mirror),
+            ports=(Port("http", SANDBOX_PORT),),
+            env={
+                "GIN_MODE": "release",
+                "WORKER_TIMEOUT": "15",
+                "ENABLE_NETWORK": "true",
+                "HTTP_PROXY": f"http://ssrf-proxy:{PROXY_PORT}",
+                "HTTPS_PROXY": f"http://ssrf-proxy:{PROXY_PORT}",
+                "SANDBOX_PORT": str(SANDBOX_PORT),
+                "PIP_MIRROR_URL": settings.pip_mirror_url or "",
+            },
+            secret_env={"API_KEY": secrets.sandbox_api_key},
+            health=HealthCheck(port=SANDBOX_PORT, path="/health", command=_curl(SANDBOX_PORT, "/health")),
+            state=(StateMount("sandbox-dependencies", "/dependencies"),),
+            networks=frozenset({SANDBOX_NET}), depends_on=("ssrf-proxy",),
+        ),
+        ServiceSpec(
+            name="plugin-daemon", upstream_name="plugin_daemon",
+            image=images.image_ref(f"{images.DIFY_PLUGIN_DAEMON}:{tags['plugin_daemon']}", mirror),
+            ports=(Port("http", PLUGIN_DAEMON_PORT),),
+            env=daemon_plain, secret_env=daemon_secret,
+            health=HealthCheck(port=PLUGIN_DAEMON_PORT, path="/health/check",
+                               command=_curl(PLUGIN_DAEMON_PORT, "/health/check"), start_period_s=60),
+            state=(StateMount("plugin-daemon-storage", PLUGIN_STORAGE_ROOT),),
+            networks=frozenset({APP_NET, DATA_NET}), uses_data=True,
+        ),
+        ServiceSpec(
+            name="ssrf-proxy", upstream_name="ssrf_proxy",
+            image=images.image_ref(images.SQUID, mirror),
+            ports=(Port("proxy", PROXY_PORT), Port("sandbox", SANDBOX_PORT)),
+            files=(ssrf_proxy.config_file(sandbox_host="sandbox", sandbox_port=SANDBOX_PORT,
+                                          proxy_port=PROXY_PORT),),
+            health=HealthCheck(port=PROXY_PORT, command=("CMD", "squid", "-k", "check")),
+            networks=frozenset({APP_NET, SANDBOX_NET}),
+        ),
+        ServiceSpec(
+            name="nginx", upstream_name="nginx",
+            image=images.image_ref(images.NGINX, mirror),
+            ports=(Port("http", 80),) + ((Port("https", 443),) if edge.tls else ()),
+            files=_nginx_files(settings, edge, api_addr),
+            public_ports=(PublishedPort("http", 80, edge.http_port),)
+            + ((PublishedPort("https", 443, edge.https_port),) if edge.tls else ()),
+            health=HealthCheck(port=80, path=nginx.HEALTH_PATH,
+                               command=("CMD", "wget", "-q", "-O", "/dev/null",
+                                        f"http://127.0.0.1:80{nginx.HEALTH_PATH}")),
+            depends_on=("api", "web", "plugin-daemon"),
+        ),
+    ]
+    catalog = {service.name: service for service in services}
+    return _with_extra_env(catalog, settings.extra_env)
+
+
+def _nginx_files(settings: DifySettings, edge: Edge, api_addr: str) -> tuple[ConfigFile, ...]:
+    files = nginx.config_files(
+        api=api_addr, web=f"web:{WEB_PORT}", plugin_daemon=f"plugin-daemon:{PLUGIN_DAEMON_PORT}",
+        body_limit=settings.request_body_limit, tls=edge.tls, https_port=edge.https_port,
+        behind_proxy=edge.behind_proxy,
+    )
+    if edge.tls_certificate is None or edge.tls_key is None:
+        return files
+    return files + (
+        ConfigFile(f"{nginx.TLS_DIR}/tls.crt", edge.tls_certificate, secret=True),
+        ConfigFile(f"{nginx.TLS_DIR}/tls.key", edge.tls_key, secret=True),
+    )
+
+
+def _with_extra_env(catalog: dict[str, ServiceSpec], extra: dict[str, dict[str, str]]) -> dict[str, ServiceSpec]:
+    for config_name, env in extra.items():
+        service = catalog[CONFIG_NAMES[config_name]]
+        clashes = sorted(set(env) & set(service.secret_env))
+        if clashes:
+            raise CatalogError(
+                f"dify.extraEnv.{config_name}: {', '.join(clashes)} hold generated or configured secrets "
+                "and cannot be overridden here; set the credential in its own section (e.g. postgres.password)"
+            )
+        catalog[service.name] = replace(service, env={**service.env, **env})
+    return catalog
+
+
+def all_secret_values(catalog: dict[str, ServiceSpec]) -> list[pulumi.Output[str]]:
+    return [value for service in catalog.values() for value in service.secret_env.values()]

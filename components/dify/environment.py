@@ -1,0 +1,166 @@
+"""Dify's environment, built from the typed endpoints, with upstream's variable names.
+
+Each function returns (plain, secret): plain values go into container env or ConfigMaps,
+secret Outputs into Secrets. Names match upstream's docker-compose for the pinned release.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import pulumi
+
+from components.endpoints import ObjectStoreEndpoint, PostgresEndpoint, RedisEndpoint
+
+Env = dict[str, pulumi.Input[str]]
+SecretEnv = dict[str, pulumi.Output[str]]
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _str(value: pulumi.Input) -> pulumi.Input[str]:
+    return pulumi.Output.from_input(value).apply(_text) if isinstance(value, pulumi.Output) else _text(value)
+
+
+@dataclass(frozen=True)
+class PublicUrls:
+    """How users reach Dify. `explicit` is False when no domain is set: the web app then calls
+    the api on its own origin, which works for whatever address the browser used."""
+
+    base: str
+    explicit: bool
+
+    @property
+    def install(self) -> str:
+        return f"{self.base}/install"
+
+
+def url_env(urls: PublicUrls, api_internal: str) -> Env:
+    env: Env = {"FILES_URL": urls.base, "INTERNAL_FILES_URL": f"http://{api_internal}"}
+    if urls.explicit:
+        for key in ("CONSOLE_API_URL", "CONSOLE_WEB_URL", "SERVICE_API_URL", "APP_API_URL", "APP_WEB_URL"):
+            env[key] = urls.base
+        env["TRIGGER_URL"] = urls.base
+    return env
+
+
+def postgres_env(pg: PostgresEndpoint) -> tuple[Env, SecretEnv]:
+    plain: Env = {
+        "DB_TYPE": "postgresql",
+        "DB_USERNAME": _str(pg.user),
+        "DB_HOST": _str(pg.host),
+        "DB_PORT": _str(pg.port),
+        "DB_DATABASE": pg.database,
+    }
+    # The api connects with libpq's default sslmode (prefer); upstream's compose has no key for it.
+    return plain, {"DB_PASSWORD": pg.password}
+
+
+def pgvector_env(pg: PostgresEndpoint) -> tuple[Env, SecretEnv]:
+    if not pg.pgvector:
+        raise ValueError("Dify's vector store here is pgvector: the PostgreSQL endpoint must have it enabled")
+    plain: Env = {
+        "VECTOR_STORE": "pgvector",
+        "PGVECTOR_HOST": _str(pg.host),
+        # Always set: the code default is 5433, not PostgreSQL's 5432.
+        "PGVECTOR_PORT": _str(pg.port),
+        "PGVECTOR_USER": _str(pg.user),
+        "PGVECTOR_DATABASE": pg.database,
+    }
+    return plain, {"PGVECTOR_PASSWORD": pg.password}
+
+
+def broker_url(redis: RedisEndpoint) -> pulumi.Output[str]:
+    scheme = "rediss" if redis.use_tls else "redis"
+    user = quote(redis.username, safe="") if redis.username else ""
+
+    def build(args: list) -> str:
+        host, port, password = args
+        suffix = "?ssl_cert_reqs=required" if redis.use_tls else ""
+        return f"{scheme}://{user}:{quote(password, safe='')}@{host}:{int(port)}/{redis.broker_db}{suffix}"
+
+    return pulumi.Output.secret(pulumi.Output.all(redis.host, redis.port, redis.password).apply(build))
+
+
+def redis_env(redis: RedisEndpoint) -> tuple[Env, SecretEnv]:
+    plain: Env = {
+        "REDIS_HOST": _str(redis.host),
+        "REDIS_PORT": _str(redis.port),
+        "REDIS_USE_SSL": _text(redis.use_tls),
+        "REDIS_DB": str(redis.db),
+        "BROKER_USE_SSL": _text(redis.use_tls),
+    }
+    if redis.username:
+        plain["REDIS_USERNAME"] = redis.username
+    return plain, {"REDIS_PASSWORD": redis.password, "CELERY_BROKER_URL": broker_url(redis)}
+
+
+def plugin_daemon_redis_env(redis: RedisEndpoint) -> tuple[Env, SecretEnv]:
+    plain: Env = {
+        "REDIS_HOST": _str(redis.host),
+        "REDIS_PORT": _str(redis.port),
+        "REDIS_USE_SSL": _text(redis.use_tls),
+        "REDIS_DB": str(redis.db),
+    }
+    if redis.username:
+        plain["REDIS_USERNAME"] = redis.username
+    return plain, {"REDIS_PASSWORD": redis.password}
+
+
+def storage_env(store: ObjectStoreEndpoint) -> tuple[Env, SecretEnv]:
+    """The api's STORAGE_TYPE and its S3_* or ALIYUN_OSS_* keys."""
+    if store.kind == "oss":
+        plain: Env = {
+            "STORAGE_TYPE": "aliyun-oss",
+            "ALIYUN_OSS_BUCKET_NAME": _str(store.bucket),
+            "ALIYUN_OSS_ENDPOINT": _str(store.endpoint),
+            "ALIYUN_OSS_REGION": _str(store.region),
+            "ALIYUN_OSS_AUTH_VERSION": "v4",
+            "ALIYUN_OSS_PATH": "",
+        }
+        return plain, _keys(store, "ALIYUN_OSS_ACCESS_KEY", "ALIYUN_OSS_SECRET_KEY")
+    plain = {
+        "STORAGE_TYPE": "s3",
+        "S3_BUCKET_NAME": _str(store.bucket),
+        "S3_REGION": _str(store.region),
+        "S3_ENDPOINT": _str(store.endpoint) if store.endpoint is not None else "",
+        "S3_USE_AWS_MANAGED_IAM": _text(store.use_workload_identity),
+    }
+    return plain, _keys(store, "S3_ACCESS_KEY", "S3_SECRET_KEY")
+
+
+def plugin_storage_env(store: ObjectStoreEndpoint) -> tuple[Env, SecretEnv]:
+    """The plugin daemon keeps packages in the object store too, so replicas and rebuilt hosts agree."""
+    if store.kind == "oss":
+        plain: Env = {
+            "PLUGIN_STORAGE_TYPE": "aliyun_oss",
+            "PLUGIN_STORAGE_OSS_BUCKET": _str(store.plugin_bucket),
+            "ALIYUN_OSS_ENDPOINT": _str(store.endpoint),
+            "ALIYUN_OSS_REGION": _str(store.region),
+            "ALIYUN_OSS_AUTH_VERSION": "v4",
+            "ALIYUN_OSS_PATH": "",
+        }
+        # The daemon's names differ from the api's for the same credentials.
+        return plain, _keys(store, "ALIYUN_OSS_ACCESS_KEY_ID", "ALIYUN_OSS_ACCESS_KEY_SECRET")
+    plain = {
+        "PLUGIN_STORAGE_TYPE": "aws_s3",
+        "PLUGIN_STORAGE_OSS_BUCKET": _str(store.plugin_bucket),
+        "S3_USE_AWS": _text(store.kind == "s3"),
+        "S3_USE_AWS_MANAGED_IAM": _text(store.use_workload_identity),
+        "S3_ENDPOINT": _str(store.endpoint) if store.endpoint is not None else "",
+        "S3_USE_PATH_STYLE": _text(store.path_style),
+        "AWS_REGION": _str(store.region),
+    }
+    return plain, _keys(store, "AWS_ACCESS_KEY", "AWS_SECRET_KEY")
+
+
+def _keys(store: ObjectStoreEndpoint, access_name: str, secret_name: str) -> SecretEnv:
+    if store.use_workload_identity:
+        return {}
+    assert store.access_key is not None and store.secret_key is not None
+    return {access_name: pulumi.Output.secret(store.access_key), secret_name: pulumi.Output.secret(store.secret_key)}

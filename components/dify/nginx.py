@@ -1,0 +1,77 @@
+"""The entry router (nginx), routing as upstream's nginx/conf.d/default.conf.template does."""
+
+from __future__ import annotations
+
+from components.workload import ConfigFile
+
+CONFIG_PATH = "/etc/nginx/conf.d/default.conf"
+TLS_DIR = "/etc/nginx/tls"
+HEALTH_PATH = "/healthz"
+
+# (location, upstream key). Order as upstream's template; nginx picks the longest prefix anyway.
+ROUTES: tuple[tuple[str, str], ...] = (
+    ("/console/api", "api"),
+    ("/api", "api"),
+    ("/v1", "api"),
+    ("/files", "api"),
+    ("/explore", "web"),
+    ("/e/", "plugin_daemon"),
+    ("/", "web"),
+    ("/mcp", "api"),
+    ("/triggers", "api"),
+)
+
+_PROXY_SETTINGS = """\
+        proxy_set_header Host $host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $forwarded_proto;
+        proxy_set_header X-Forwarded-Port $server_port;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering off;
+        proxy_read_timeout 3600s;
+        proxy_send_timeout 3600s;"""
+
+
+def _locations(upstreams: dict[str, str]) -> str:
+    blocks = []
+    for path, target in ROUTES:
+        extra = ""
+        if target == "plugin_daemon":
+            extra = "        proxy_set_header Dify-Hook-Url $forwarded_proto://$host$request_uri;\n"
+        blocks.append(
+            f"    location {path} {{\n        proxy_pass http://{upstreams[target]};\n{extra}{_PROXY_SETTINGS}\n    }}"
+        )
+    return "\n".join(blocks)
+
+
+def render(api: str, web: str, plugin_daemon: str, body_limit: str = "100M", tls: bool = False,
+           https_port: int = 443, behind_proxy: bool = False) -> str:
+    """`behind_proxy`: a load balancer in front terminates TLS; trust its X-Forwarded-Proto."""
+    upstreams = {"api": api, "web": web, "plugin_daemon": plugin_daemon}
+    scheme_source = "$http_x_forwarded_proto" if behind_proxy else "$scheme"
+    header = (
+        "# Rendered by the Dify deployment; do not edit on the host.\n"
+        f"map {scheme_source} $forwarded_proto {{\n    default {scheme_source};\n    \"\" $scheme;\n}}\n"
+    )
+    health = f"    location = {HEALTH_PATH} {{\n        access_log off;\n        return 200 \"ok\\n\";\n    }}"
+    common = f"    server_name _;\n    client_max_body_size {body_limit};\n    keepalive_timeout 65;\n"
+    if not tls:
+        return f"{header}server {{\n    listen 80;\n{common}{health}\n{_locations(upstreams)}\n}}\n"
+    redirect_port = "" if https_port == 443 else f":{https_port}"
+    return (
+        f"{header}server {{\n    listen 80;\n    server_name _;\n{health}\n"
+        f"    location / {{\n        return 301 https://$host{redirect_port}$request_uri;\n    }}\n}}\n"
+        f"server {{\n    listen 443 ssl;\n    http2 on;\n{common}"
+        f"    ssl_certificate {TLS_DIR}/tls.crt;\n    ssl_certificate_key {TLS_DIR}/tls.key;\n"
+        "    ssl_protocols TLSv1.2 TLSv1.3;\n    ssl_prefer_server_ciphers on;\n"
+        "    ssl_session_cache shared:SSL:10m;\n    ssl_session_timeout 10m;\n"
+        "    add_header Strict-Transport-Security \"max-age=31536000\" always;\n"
+        f"{health}\n{_locations(upstreams)}\n}}\n"
+    )
+
+
+def config_files(api: str, web: str, plugin_daemon: str, body_limit: str, tls: bool,
+                 https_port: int = 443, behind_proxy: bool = False) -> tuple[ConfigFile, ...]:
+    """The server config; with TLS the certificate files are added by the renderer from secrets."""
+    return (ConfigFile(CONFIG_PATH, render(api, web, plugin_daemon, body_limit, tls, https_port, behind_proxy)),)

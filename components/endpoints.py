@@ -1,0 +1,65 @@
+"""The typed endpoints every backend of a data service hands out. Dify consumes only these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+import pulumi
+
+ObjectStoreKind = Literal["s3", "oss", "s3-compatible"]
+
+
+@dataclass(frozen=True)
+class PostgresEndpoint:
+    host: pulumi.Input[str]
+    port: pulumi.Input[int]
+    user: pulumi.Input[str]
+    password: pulumi.Output[str]
+    database: str
+    plugin_database: str
+    pgvector: bool = True
+    ssl_mode: str = "disable"
+
+
+@dataclass(frozen=True)
+class RedisEndpoint:
+    host: pulumi.Input[str]
+    port: pulumi.Input[int]
+    password: pulumi.Output[str]
+    username: Optional[str] = None
+    use_tls: bool = False
+    db: int = 0
+    broker_db: int = 1
+
+
+@dataclass(frozen=True)
+class ObjectStoreEndpoint:
+    """A bucket for Dify's files and one for plugin packages (they may be the same bucket).
+
+    With `use_workload_identity` the pods' cloud identity grants access and no keys are set.
+    `endpoint` is None for AWS S3 itself; `path_style` is for self-hosted S3-compatible stores.
+    """
+
+    kind: ObjectStoreKind
+    bucket: pulumi.Input[str]
+    plugin_bucket: pulumi.Input[str]
+    region: pulumi.Input[str]
+    endpoint: Optional[pulumi.Input[str]] = None
+    access_key: Optional[pulumi.Output[str]] = None
+    secret_key: Optional[pulumi.Output[str]] = None
+    use_workload_identity: bool = False
+    path_style: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.use_workload_identity and (self.access_key is None or self.secret_key is None):
+            raise ValueError("an object store without workload identity needs an access key and secret key")
+        if self.kind == "oss" and self.endpoint is None:
+            raise ValueError("an OSS endpoint is required")
+
+
+@dataclass(frozen=True)
+class DataEndpoints:
+    postgres: PostgresEndpoint
+    redis: RedisEndpoint
+    object_store: ObjectStoreEndpoint

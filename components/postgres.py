@@ -1,0 +1,80 @@
+"""PostgreSQL with pgvector: self-hosted (on the target's runtime) or an external server."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+
+from components import images
+from components.endpoints import PostgresEndpoint
+from components.runtime import Runtime
+from components.secrets import generated_secret
+from components.workload import DATA_NET, ConfigFile, HealthCheck, Port, ServiceSpec, StateMount
+from stacks.config import PostgresSettings
+
+HOST, PORT = "postgres", 5432
+DATA_DIR = "/var/lib/postgresql/data"
+
+
+def init_sql(settings: PostgresSettings) -> str:
+    """Runs once, when the data directory is first initialised: both databases and the extension."""
+    return (
+        f'CREATE DATABASE "{settings.plugin_database}";\n'
+        f'\\connect "{settings.database}"\n'
+        "CREATE EXTENSION IF NOT EXISTS vector;\n"
+    )
+
+
+def ready_check(settings: PostgresSettings) -> tuple[str, ...]:
+    # TCP readiness means the final server is up (initdb's temporary one listens on the socket only);
+    # the queries prove both databases and the extension exist.
+    user, db, plugin_db = settings.user, settings.database, settings.plugin_database
+    return (
+        "CMD-SHELL",
+        f"pg_isready -q -h 127.0.0.1 -U {user} -d {db}"
+        f" && psql -U {user} -d {db} -tAc \"SELECT 1 FROM pg_extension WHERE extname='vector'\" | grep -q 1"
+        f" && psql -U {user} -d {plugin_db} -tAc 'SELECT 1' | grep -q 1",
+    )
+
+
+def postgres_spec(settings: PostgresSettings, password: pulumi.Output[str], mirror: Optional[str]) -> ServiceSpec:
+    return ServiceSpec(
+        name=HOST,
+        upstream_name="db_postgres",
+        image=images.image_ref(images.POSTGRES_PGVECTOR, mirror),
+        ports=(Port("postgres", PORT),),
+        command=("postgres", "-c", "max_connections=300", "-c", "shared_buffers=256MB"),
+        env={"POSTGRES_USER": settings.user, "POSTGRES_DB": settings.database, "PGDATA": f"{DATA_DIR}/pgdata"},
+        secret_env={"POSTGRES_PASSWORD": password},
+        health=HealthCheck(port=PORT, command=ready_check(settings), interval_s=5, start_period_s=60, retries=12),
+        state=(StateMount("postgres-data", DATA_DIR),),
+        files=(ConfigFile("/docker-entrypoint-initdb.d/10-dify.sql", init_sql(settings)),),
+        networks=frozenset({DATA_NET}),
+    )
+
+
+class SelfHostedPostgres(pulumi.ComponentResource):
+    def __init__(self, name: str, settings: PostgresSettings, runtime: Runtime, mirror: Optional[str],
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("dify:postgres:SelfHostedPostgres", name, None, opts)
+        password = generated_secret(f"{name}-password", parent=self)
+        self.spec = postgres_spec(settings, password, mirror)
+        self.workload = runtime.run(self.spec, parent=self)
+        self.endpoint = PostgresEndpoint(
+            host=HOST, port=PORT, user=settings.user, password=password,
+            database=settings.database, plugin_database=settings.plugin_database,
+            pgvector=True, ssl_mode="disable",
+        )
+        self.register_outputs({"host": HOST, "port": PORT})
+
+
+def external_postgres(settings: PostgresSettings) -> PostgresEndpoint:
+    """A server the user runs (e.g. a Pigsty cluster): the databases and `vector` must exist."""
+    assert settings.host is not None and settings.password is not None
+    return PostgresEndpoint(
+        host=settings.host, port=settings.port, user=settings.user,
+        password=pulumi.Output.secret(settings.password.get_secret_value()),
+        database=settings.database, plugin_database=settings.plugin_database,
+        pgvector=True, ssl_mode=settings.ssl_mode,
+    )

@@ -1,0 +1,81 @@
+"""A workload described as plain data (a Dify service or a self-hosted data service); both renderers read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import pulumi
+
+# Logical networks. `app`: Dify's own services and the way out to the internet.
+# `sandbox`: internal, the sandbox's only network; it leaves through the SSRF proxy.
+# `data`: internal, the databases and object store, joined only by services that use them.
+APP_NET, SANDBOX_NET, DATA_NET = "app", "sandbox", "data"
+
+
+@dataclass(frozen=True)
+class Port:
+    name: str
+    number: int
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    """A container port the entry exposes on the host (Docker) or the load balancer (Kubernetes)."""
+
+    name: str
+    container: int
+    host: int
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """`path` and `port` for an HTTP probe (Kubernetes); `command` for a container health check (Docker)."""
+
+    port: int
+    path: Optional[str] = None
+    command: Optional[tuple[str, ...]] = None
+    interval_s: int = 30
+    timeout_s: int = 5
+    retries: int = 3
+    start_period_s: int = 30
+
+
+@dataclass(frozen=True)
+class StateMount:
+    """Persistent state: a named volume on Docker, a volume claim or shared storage on Kubernetes."""
+
+    volume: str
+    path: str
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    path: str
+    content: pulumi.Input[str]
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    upstream_name: str
+    image: str
+    ports: tuple[Port, ...] = ()
+    command: Optional[tuple[str, ...]] = None
+    entrypoint: Optional[tuple[str, ...]] = None
+    env: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    secret_env: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+    health: Optional[HealthCheck] = None
+    state: tuple[StateMount, ...] = ()
+    files: tuple[ConfigFile, ...] = ()
+    networks: frozenset[str] = frozenset({APP_NET})
+    depends_on: tuple[str, ...] = ()
+    uses_data: bool = False
+    singleton: bool = False
+    public_ports: tuple[PublishedPort, ...] = ()
+
+    @property
+    def address(self) -> str:
+        """host:port of the service's first port inside the deployment."""
+        return f"{self.name}:{self.ports[0].number}" if self.ports else self.name

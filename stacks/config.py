@@ -1,0 +1,320 @@
+"""The stack's configuration: one strict model, read from Pulumi config.
+
+Every key is written in Pulumi.<stack>.yaml under the project's namespace, in camelCase,
+e.g. `dify-deploy:postgres: {mode: external, host: ...}` or, on the command line,
+`pulumi config set --path postgres.host db.example.com`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+Target = Literal["docker", "aws", "alicloud"]
+DataMode = Literal["self-hosted", "managed", "external"]
+DifyService = Literal["api", "worker", "beat", "web", "sandbox", "pluginDaemon", "ssrfProxy", "nginx"]
+
+# Dify releases whose sidecar images were verified against upstream's
+# docker/docker-compose-template.yaml at that release. Pin them together.
+KNOWN_RELEASES: dict[str, dict[str, str]] = {
+    "1.13.3": {"sandbox": "0.2.14", "plugin_daemon": "0.5.3-local"},
+}
+DEFAULT_DIFY_VERSION = "1.13.3"
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SIZE = re.compile(r"^[1-9][0-9]*[kKmMgG]?$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=False,
+        frozen=True,
+        hide_input_in_errors=True,
+    )
+
+
+def _hostname(value: str) -> str:
+    value = value.strip().lower()
+    if value.startswith(("http://", "https://")) or "/" in value:
+        raise ValueError("give a bare host name such as dify.example.com, without scheme or path")
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    if not _HOSTNAME.match(value):
+        raise ValueError(f"{value!r} is not a valid DNS host name")
+    return value
+
+
+def _image_tag(value: str) -> str:
+    if value in ("latest", "") or not _TAG.match(value):
+        raise ValueError(f"{value!r} is not a pinned image tag; give an exact release such as 1.13.3")
+    return value
+
+
+class DifySettings(Strict):
+    """Dify itself: the release to run and the settings users commonly change."""
+
+    version: str = DEFAULT_DIFY_VERSION
+    sandbox_version: Optional[str] = None
+    plugin_daemon_version: Optional[str] = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    upload_file_size_limit_mb: int = Field(default=15, ge=1, le=10240)
+    request_body_limit: str = "100M"
+    pip_mirror_url: Optional[str] = None
+    extra_env: dict[DifyService, dict[str, str]] = Field(default_factory=dict)
+
+    _check_version = field_validator("version", "sandbox_version", "plugin_daemon_version")(
+        lambda cls, v: None if v is None else _image_tag(v)
+    )
+
+    @field_validator("request_body_limit")
+    @classmethod
+    def _nginx_size(cls, value: str) -> str:
+        if not _SIZE.match(value):
+            raise ValueError("give an nginx size such as 100M or 1G")
+        return value
+
+    @field_validator("pip_mirror_url")
+    @classmethod
+    def _url(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("give a full URL such as https://pypi.tuna.tsinghua.edu.cn/simple")
+        return value
+
+    @field_validator("extra_env")
+    @classmethod
+    def _env_names(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for service, env in value.items():
+            for name in env:
+                if not _ENV_NAME.match(name):
+                    raise ValueError(f"{service}: {name!r} is not a valid environment variable name")
+        return value
+
+    @model_validator(mode="after")
+    def _sidecars_known(self) -> "DifySettings":
+        if self.version not in KNOWN_RELEASES and (
+            self.sandbox_version is None or self.plugin_daemon_version is None
+        ):
+            known = ", ".join(sorted(KNOWN_RELEASES))
+            raise ValueError(
+                f"Dify {self.version} has no verified sandbox/plugin daemon tags here (known: {known}); "
+                "set dify.sandboxVersion and dify.pluginDaemonVersion to the tags of upstream's "
+                "docker-compose at that release"
+            )
+        return self
+
+    @property
+    def sidecar_tags(self) -> dict[str, str]:
+        known = KNOWN_RELEASES.get(self.version, {})
+        return {
+            "sandbox": self.sandbox_version or known["sandbox"],
+            "plugin_daemon": self.plugin_daemon_version or known["plugin_daemon"],
+        }
+
+
+class RegistrySettings(Strict):
+    """Where images come from. `mirror` replaces Docker Hub (e.g. docker.m.daocloud.io)."""
+
+    mirror: Optional[str] = None
+
+    @field_validator("mirror")
+    @classmethod
+    def _mirror(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return None
+        value = value.rstrip("/")
+        if "://" in value:
+            raise ValueError("give a registry host and optional path, without scheme, e.g. docker.m.daocloud.io")
+        return value
+
+
+class PostgresSettings(Strict):
+    mode: DataMode = "self-hosted"
+    host: Optional[str] = None
+    port: int = Field(default=5432, ge=1, le=65535)
+    user: str = "dify"
+    password: Optional[SecretStr] = None
+    database: str = "dify"
+    plugin_database: str = "dify_plugin"
+    ssl_mode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "disable"
+
+    _host = field_validator("host")(lambda cls, v: None if v is None else _hostname(v))
+
+    @model_validator(mode="after")
+    def _external(self) -> "PostgresSettings":
+        _require_external(self, "postgres", ("host", "password"))
+        if self.database == self.plugin_database:
+            raise ValueError("postgres.pluginDatabase must differ from postgres.database")
+        return self
+
+
+class RedisSettings(Strict):
+    mode: DataMode = "self-hosted"
+    host: Optional[str] = None
+    port: int = Field(default=6379, ge=1, le=65535)
+    username: Optional[str] = None
+    password: Optional[SecretStr] = None
+    use_tls: bool = False
+    db: int = Field(default=0, ge=0, le=15)
+    broker_db: int = Field(default=1, ge=0, le=15)
+
+    _host = field_validator("host")(lambda cls, v: None if v is None else _hostname(v))
+
+    @model_validator(mode="after")
+    def _external(self) -> "RedisSettings":
+        _require_external(self, "redis", ("host", "password"))
+        if self.db == self.broker_db:
+            raise ValueError("redis.brokerDb must differ from redis.db (Celery and the cache share one server)")
+        return self
+
+
+class ObjectStorageSettings(Strict):
+    mode: DataMode = "self-hosted"
+    kind: Optional[Literal["s3", "oss", "s3-compatible"]] = None
+    bucket: Optional[str] = None
+    plugin_bucket: Optional[str] = None
+    endpoint: Optional[str] = None
+    region: Optional[str] = None
+    access_key: Optional[SecretStr] = None
+    secret_key: Optional[SecretStr] = None
+    use_workload_identity: bool = False
+
+    @field_validator("bucket", "plugin_bucket")
+    @classmethod
+    def _bucket(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", value):
+            raise ValueError("bucket names are 3-63 lower-case letters, digits, dots and hyphens")
+        return value
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("give the endpoint as a URL, e.g. https://s3.example.com")
+        return value
+
+    @model_validator(mode="after")
+    def _external(self) -> "ObjectStorageSettings":
+        if self.mode != "external":
+            return self
+        _require_external(self, "objectStorage", ("kind", "bucket"))
+        if self.kind in ("s3-compatible", "oss") and self.endpoint is None:
+            raise ValueError(f"objectStorage.endpoint is required for kind {self.kind}")
+        if self.kind == "oss" and self.region is None:
+            raise ValueError("objectStorage.region is required for kind oss (e.g. cn-hangzhou)")
+        if not self.use_workload_identity and (self.access_key is None or self.secret_key is None):
+            raise ValueError(
+                "objectStorage.accessKey and objectStorage.secretKey are required unless "
+                "objectStorage.useWorkloadIdentity is true"
+            )
+        return self
+
+
+def _require_external(settings: BaseModel, section: str, fields: tuple[str, ...]) -> None:
+    if getattr(settings, "mode") != "external":
+        return
+    missing = [to_camel(f) for f in fields if getattr(settings, f) is None]
+    if missing:
+        keys = ", ".join(f"{section}.{m}" for m in missing)
+        raise ValueError(f"mode external needs {keys}")
+
+
+class TlsSettings(Strict):
+    """A certificate for nginx: PEM chain and key, both set with `pulumi config set --secret`."""
+
+    certificate: SecretStr
+    key: SecretStr
+
+    @model_validator(mode="after")
+    def _pem(self) -> "TlsSettings":
+        if "BEGIN CERTIFICATE" not in self.certificate.get_secret_value():
+            raise ValueError("docker.tls.certificate must be a PEM certificate chain")
+        if "PRIVATE KEY" not in self.key.get_secret_value():
+            raise ValueError("docker.tls.key must be a PEM private key")
+        return self
+
+
+class DockerSettings(Strict):
+    """The Docker host: local daemon by default, or ssh://user@host."""
+
+    host: Optional[str] = None
+    ssh_opts: list[str] = Field(default_factory=list)
+    http_port: int = Field(default=80, ge=1, le=65535)
+    https_port: int = Field(default=443, ge=1, le=65535)
+    bind_address: str = "0.0.0.0"
+    tls: Optional[TlsSettings] = None
+    keep_volumes_on_destroy: bool = True
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not re.match(r"^(unix|tcp|ssh|npipe)://.+", value):
+            raise ValueError("give a Docker host URL: unix:///var/run/docker.sock, ssh://user@host or tcp://host:2376")
+        return value
+
+    @field_validator("bind_address")
+    @classmethod
+    def _ip(cls, value: str) -> str:
+        ipaddress.ip_address(value)
+        return value
+
+    @property
+    def host_name(self) -> str:
+        """The name users reach the host by, when no domain is configured."""
+        if self.host and self.host.startswith(("ssh://", "tcp://")):
+            netloc = self.host.split("://", 1)[1].split("/", 1)[0]
+            return netloc.rsplit("@", 1)[-1].split(":", 1)[0]
+        return "localhost"
+
+
+class AwsSettings(Strict):
+    region: str = "us-east-1"
+    availability_zones: int = Field(default=3, ge=2, le=3)
+    hosted_zone: Optional[str] = None
+
+
+class AlicloudSettings(Strict):
+    region: str = "cn-hangzhou"
+    zones: list[str] = Field(default_factory=list)
+    certificate_id: Optional[str] = None
+
+
+class StackConfig(Strict):
+    target: Target = "docker"
+    domain: Optional[str] = None
+    dify: DifySettings = Field(default_factory=DifySettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    postgres: PostgresSettings = Field(default_factory=PostgresSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    object_storage: ObjectStorageSettings = Field(default_factory=ObjectStorageSettings)
+    docker: DockerSettings = Field(default_factory=DockerSettings)
+    aws: Optional[AwsSettings] = None
+    alicloud: Optional[AlicloudSettings] = None
+
+    _domain = field_validator("domain")(lambda cls, v: None if v is None else _hostname(v))
+
+    @model_validator(mode="after")
+    def _target_fits(self) -> "StackConfig":
+        if self.target == "docker":
+            for section in ("postgres", "redis", "objectStorage"):
+                mode = getattr(self, "object_storage" if section == "objectStorage" else section).mode
+                if mode == "managed":
+                    raise ValueError(
+                        f"{section}.mode managed needs a cloud target (aws or alicloud); "
+                        "on docker use self-hosted or external"
+                    )
+        if self.target == "aws" and self.aws is None:
+            raise ValueError("target aws needs an `aws` section (at least aws.region)")
+        if self.target == "alicloud" and self.alicloud is None:
+            raise ValueError("target alicloud needs an `alicloud` section (at least alicloud.region)")
+        return self

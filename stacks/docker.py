@@ -1,0 +1,59 @@
+"""Target `docker`: all of Dify and its data services on one Docker host, behind nginx."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components import naming
+from components.dify.app import DifyApp
+from components.dify.catalog import Edge, build_catalog
+from components.dify.environment import PublicUrls
+from components.docker_runtime import DockerRuntime
+from components.secrets import DifySecrets
+from stacks.config import StackConfig
+from stacks.data import self_hosted_or_external
+
+
+def public_urls(config: StackConfig) -> PublicUrls:
+    docker = config.docker
+    tls = docker.tls is not None
+    scheme, port, default_port = ("https", docker.https_port, 443) if tls else ("http", docker.http_port, 80)
+    host = config.domain or docker.host_name
+    suffix = "" if port == default_port else f":{port}"
+    return PublicUrls(base=f"{scheme}://{host}{suffix}", explicit=config.domain is not None)
+
+
+def edge(config: StackConfig) -> Edge:
+    tls = config.docker.tls
+    return Edge(
+        http_port=config.docker.http_port,
+        https_port=config.docker.https_port,
+        tls_certificate=pulumi.Output.secret(tls.certificate.get_secret_value()) if tls else None,
+        tls_key=pulumi.Output.secret(tls.key.get_secret_value()) if tls else None,
+    )
+
+
+def deploy(config: StackConfig) -> dict[str, object]:
+    name = naming.prefix()
+    runtime = DockerRuntime(
+        name,
+        host=config.docker.host,
+        ssh_opts=config.docker.ssh_opts,
+        labels=naming.labels(),
+        keep_volumes=config.docker.keep_volumes_on_destroy,
+        bind_address=config.docker.bind_address,
+    )
+    data = self_hosted_or_external(name, config, runtime)
+    secrets = DifySecrets(f"{name}-secrets")
+    urls = public_urls(config)
+    catalog = build_catalog(config.dify, config.registry, urls, data.endpoints, secrets, edge(config))
+    DifyApp(f"{name}-app", catalog, runtime, data.workloads)
+
+    return {
+        "difyUrl": urls.base,
+        "installUrl": urls.install,
+        "internalEndpoints": {**data.internal, **{s.name: s.address for s in catalog.values() if s.ports}},
+        "stateVolumes": [volume.name for volume in runtime.volumes.values()],
+        "networks": {logical: network.name for logical, network in runtime.networks.items()},
+        "difyVersion": config.dify.version,
+    }

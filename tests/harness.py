@@ -1,0 +1,144 @@
+"""Runs the real program for a stack file under Pulumi's mocks and records what it declares."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE_SIG
+
+
+def reveal(value: Any) -> Any:
+    """The plain value of an input, secret or not, recursively."""
+    if is_secret(value):
+        return reveal(value["value"])
+    if isinstance(value, dict):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
+@dataclass
+class Declared:
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+    custom: bool
+    provider: str
+
+    @property
+    def plain(self) -> dict[str, Any]:
+        return reveal(self.inputs)
+
+
+@dataclass
+class Run:
+    resources: list[Declared] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, typ: str) -> list[Declared]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def named(self, typ: str, name: str) -> Declared:
+        matches = [r for r in self.of_type(typ) if r.name == name]
+        assert len(matches) == 1, f"expected one {typ} named {name}, found {[r.name for r in self.of_type(typ)]}"
+        return matches[0]
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.run.resources.append(
+            Declared(args.typ, args.name, dict(args.inputs), args.custom, args.provider or "")
+        )
+        state = dict(args.inputs)
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            # A realistic alphanumeric value, distinct per resource, returned as the provider does.
+            state["result"] = f"{args.name.replace('-', '')}X9"[: int(args.inputs.get("length", 32))]
+        if args.typ == "docker:index/remoteImage:RemoteImage":
+            state["imageId"] = f"sha256:{abs(hash(args.inputs['name'])):064x}"[:71]
+            state["repoDigest"] = f"{args.inputs['name']}@sha256:{'0' * 64}"
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+
+def stack_config(stack: str) -> tuple[dict[str, Any], list[str]]:
+    """Config of Pulumi.<stack>.yaml as the engine hands it to the program: JSON for objects,
+    and the keys holding a `secure:` value marked secret."""
+    path = ROOT / f"Pulumi.{stack}.yaml"
+    data = yaml.safe_load(path.read_text()) or {}
+    return dict(data.get("config") or {}), []
+
+
+def _has_secure(value: Any) -> bool:
+    if isinstance(value, dict):
+        return "secure" in value and len(value) == 1 or any(_has_secure(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secure(v) for v in value)
+    return False
+
+
+def run_program(
+    stack: str = "dev",
+    overrides: Optional[dict[str, Any]] = None,
+    secret_keys: tuple[str, ...] = (),
+    preview: bool = False,
+    run: Optional[Run] = None,
+) -> Run:
+    """Runs __main__.py for Pulumi.<stack>.yaml with `overrides` (short keys) applied on top.
+
+    Keys in `secret_keys` are passed as secrets, as `pulumi config set --secret` would.
+    """
+    config, _ = stack_config(stack)
+    for key, value in (overrides or {}).items():
+        full = f"{PROJECT}:{key}"
+        if value is None:
+            config.pop(full, None)
+        else:
+            config[full] = value
+    secrets = [f"{PROJECT}:{k}" for k in secret_keys] + [k for k, v in config.items() if _has_secure(v)]
+    wire = {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+
+    run = run if run is not None else Run()
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        pulumi.runtime.set_mocks(RecordingMocks(run), project=PROJECT, stack=stack, preview=preview)
+        pulumi.runtime.set_all_config(wire, secrets)
+
+        def program() -> None:
+            runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+        _sync_await(run_pulumi_func(program))
+        stack_resource = pulumi.runtime.get_root_resource()
+        for name, value in stack_resource.outputs.items():
+            run.outputs[name] = _sync_await(pulumi.Output.from_input(value).future())
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+        pulumi.runtime.reset_options()
+        pulumi_mocks._MONITOR = None if hasattr(pulumi_mocks, "_MONITOR") else None
+        asyncio.set_event_loop(None)
+        loop.close()
+    return run

@@ -1,0 +1,92 @@
+"""The config model: defaults that work, and wrong config rejected before any resource, naming the key."""
+
+import pytest
+
+from stacks.config import DEFAULT_DIFY_VERSION, KNOWN_RELEASES, StackConfig
+from tests.harness import PROJECT, run_program
+
+PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+
+
+def test_defaults_are_a_working_docker_stack():
+    config = StackConfig.model_validate({})
+    assert config.target == "docker"
+    assert (config.postgres.mode, config.redis.mode, config.object_storage.mode) == ("self-hosted",) * 3
+    assert config.dify.version == DEFAULT_DIFY_VERSION
+    assert config.dify.sidecar_tags == KNOWN_RELEASES[DEFAULT_DIFY_VERSION]
+    assert "latest" not in config.dify.sidecar_tags.values()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "secret_keys", "key", "hint"),
+    [
+        ({"target": "gcp"}, (), "target", "'docker', 'aws' or 'alicloud'"),
+        ({"postgress": {"mode": "external"}}, (), "postgress", "did you mean `postgres`"),
+        ({"redis": {"hots": "cache.internal"}}, (), "redis.hots", "did you mean `redis.host`"),
+        ({"dify": {"version": "latest"}}, (), "dify.version", "not a pinned image tag"),
+        ({"dify": {"version": "1.99.0"}}, (), "dify.sandboxVersion", "dify.pluginDaemonVersion"),
+        ({"postgres": {"mode": "external"}}, (), "postgres.host", "postgres.password"),
+        ({"postgres": {"mode": "managed"}}, (), "postgres.mode", "cloud target"),
+        ({"postgres": {"port": "five"}}, (), "postgres.port", "valid integer"),
+        ({"postgres": {"mode": "external", "host": "db.internal", "password": "hunter2"}}, (),
+         "postgres.password", "--secret"),
+        ({"redis": {"useTls": "maybe"}}, (), "redis.useTls", "valid boolean"),
+        ({"redis": {"db": 1, "brokerDb": 1}}, (), "redis.brokerDb", "must differ"),
+        ({"domain": "https://dify.example.com/"}, (), "domain", "bare host name"),
+        ({"dify": {"extraEnv": {"apiserver": {"X": "1"}}}}, (), "dify.extraEnv.apiserver", "'api'"),
+        ({"dify": {"extraEnv": {"api": {"BAD-NAME": "1"}}}}, (), "dify.extraEnv", "BAD-NAME"),
+        ({"dify": {"logLevel": "verbose"}}, (), "dify.logLevel", "'INFO'"),
+        ({"docker": {"host": "10.0.0.5"}}, (), "docker.host", "ssh://user@host"),
+        ({"objectStorage": {"mode": "external", "kind": "s3-compatible", "bucket": "files"}}, (),
+         "objectStorage.endpoint", "required"),
+        ({"objectStorage": {"mode": "external", "kind": "s3", "bucket": "Files_Bucket"}}, (),
+         "objectStorage.bucket", "lower-case"),
+        ({"docker": {"tls": {"certificate": "not a pem", "key": PEM_KEY}}}, ("docker",),
+         "docker.tls.certificate", "PEM"),
+        ({"registry": {"mirror": "https://mirror.example.com"}}, (), "registry.mirror", "without scheme"),
+        ({"target": "aws"}, (), "aws", "aws.region"),
+        ({"dify": {"requestBodyLimit": "lots"}}, (), "dify.requestBodyLimit", "nginx size"),
+    ],
+)
+def test_wrong_config_is_rejected_naming_the_key(overrides, secret_keys, key, hint):
+    with pytest.raises(Exception) as raised:
+        run_program("dev", overrides=overrides, secret_keys=secret_keys)
+    message = str(raised.value)
+    assert key in message, message
+    assert hint in message, message
+    assert "hunter2" not in message
+
+
+def test_rejected_config_declares_nothing():
+    from tests import harness
+
+    run = harness.Run()
+    with pytest.raises(Exception):
+        harness.run_program("dev", overrides={"target": "gcp"}, run=run)
+    assert run.resources == []
+
+
+def test_secret_values_never_appear_in_errors():
+    with pytest.raises(Exception) as raised:
+        run_program("dev", overrides={"postgres": {"mode": "external", "password": "s3cr3t-value", "port": 0}},
+                    secret_keys=("postgres",))
+    assert "s3cr3t-value" not in str(raised.value)
+    assert f"{PROJECT}:postgres.port" in str(raised.value)
+
+
+def test_prod_stack_file_validates():
+    from tests.harness import stack_config
+
+    raw, _ = stack_config("prod")
+    short = {k.split(":", 1)[1]: v for k, v in raw.items()}
+    config = StackConfig.model_validate(short)
+    assert config.target == "aws"
+    assert config.postgres.mode == config.redis.mode == config.object_storage.mode == "managed"
+
+
+def test_cloud_target_stops_with_a_clear_message():
+    with pytest.raises(Exception) as raised:
+        run_program("prod")
+    assert "target 'aws'" in str(raised.value)
+    assert "docker" in str(raised.value)
