@@ -40,8 +40,8 @@ class DockerRuntime(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self, provider=self.provider)
         self.networks = {
             logical: docker.Network(
-                f"{name}-{logical}",
-                name=f"{name}-{logical}",
+                f"{name}-net-{logical}",
+                name=f"{name}-net-{logical}",
                 internal=internal,
                 driver="bridge",
                 labels=self._labels(),

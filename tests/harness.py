@@ -43,6 +43,9 @@ class Declared:
     inputs: dict[str, Any]
     custom: bool
     provider: str
+    depends_on: set[str] = field(default_factory=set)
+    parent: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def plain(self) -> dict[str, Any]:
@@ -63,9 +66,30 @@ class Run:
         return matches[0]
 
 
+def _name_of(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1]
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """Also records each resource's explicit dependencies and parent, which mocks do not see."""
+
+    def __init__(self, mocks: "RecordingMocks") -> None:
+        super().__init__(mocks)
+        self.recorder = mocks
+
+    def RegisterResource(self, request):
+        self.recorder.links[(request.type, request.name)] = (
+            {_name_of(urn) for urn in request.dependencies},
+            _name_of(request.parent) if request.parent else "",
+            {"protect": request.protect, "retainOnDelete": request.retainOnDelete},
+        )
+        return super().RegisterResource(request)
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self, run: Run) -> None:
         self.run = run
+        self.links: dict[tuple[str, str], tuple[set[str], str, dict[str, Any]]] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         self.run.resources.append(
@@ -125,20 +149,22 @@ def run_program(
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        pulumi.runtime.set_mocks(RecordingMocks(run), project=PROJECT, stack=stack, preview=preview)
+        mocks = RecordingMocks(run)
+        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=RecordingMonitor(mocks))
         pulumi.runtime.set_all_config(wire, secrets)
 
         def program() -> None:
             runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
         _sync_await(run_pulumi_func(program))
+        for declared in run.resources:
+            declared.depends_on, declared.parent, declared.options = mocks.links[(declared.typ, declared.name)]
         stack_resource = pulumi.runtime.get_root_resource()
         for name, value in stack_resource.outputs.items():
             run.outputs[name] = _sync_await(pulumi.Output.from_input(value).future())
     finally:
         pulumi.runtime.set_all_config({}, [])
         pulumi.runtime.reset_options()
-        pulumi_mocks._MONITOR = None if hasattr(pulumi_mocks, "_MONITOR") else None
         asyncio.set_event_loop(None)
         loop.close()
     return run

@@ -42,8 +42,8 @@ CONFIG_NAMES = {
 }
 
 
-class CatalogError(ValueError):
-    pass
+class CatalogError(pulumi.RunError):
+    """A catalog setting that cannot work, reported like a config error."""
 
 
 @dataclass(frozen=True)
