@@ -22,8 +22,10 @@ def redis_spec(password: pulumi.Output[str], mirror: Optional[str]) -> ServiceSp
         upstream_name="redis",
         image=images.image_ref(images.REDIS, mirror),
         ports=(Port("redis", PORT),),
-        # The password comes from the environment, so it is not in the process list.
-        command=("sh", "-c", 'exec redis-server --appendonly yes --requirepass "$REDIS_PASSWORD"'),
+        # The password comes from the environment, not the container's command; the image's entrypoint
+        # still drops root for redis-server.
+        command=("sh", "-c",
+                 'exec docker-entrypoint.sh redis-server --appendonly yes --requirepass "$REDIS_PASSWORD"'),
         secret_env={"REDIS_PASSWORD": password, "REDISCLI_AUTH": password},
         health=HealthCheck(port=PORT, command=("CMD-SHELL", "redis-cli ping | grep -q PONG"), interval_s=5,
                            start_period_s=10),

@@ -73,7 +73,7 @@ def test_restart_policies_and_health_checks(dev):
         assert c.inputs["healthcheck"]["tests"][0] in ("CMD", "CMD-SHELL"), service
         assert c.inputs["wait"] is True, f"{service} must be healthy before dependants start"
     assert container(dev, "api").plain["healthcheck"]["tests"][-1] == "http://127.0.0.1:5001/health"
-    assert "http://127.0.0.1:5002/health/check" in container(dev, "plugin-daemon").plain["healthcheck"]["tests"]
+    assert "'http://127.0.0.1:5002/health/check'" in container(dev, "plugin-daemon").plain["healthcheck"]["tests"][-1]
 
 
 def test_start_order(dev):
@@ -98,6 +98,7 @@ def test_postgres_creates_both_databases_and_pgvector(dev):
 
 def test_redis_requires_its_password(dev):
     redis = container(dev, "redis")
+    assert "docker-entrypoint.sh redis-server" in " ".join(redis.plain["command"]), "keeps the image's user drop"
     assert "--requirepass" in " ".join(redis.plain["command"])
     assert "$REDIS_PASSWORD" in " ".join(redis.plain["command"]), "the password stays out of the command line"
     assert is_secret(redis.inputs["envs"])
@@ -192,3 +193,8 @@ def test_volumes_survive_destroy_unless_asked(dev):
     assert all(v.options["retainOnDelete"] for v in dev.of_type(VOLUME))
     run = run_program("dev", overrides={"docker": {"keepVolumesOnDestroy": False}})
     assert not any(v.options["retainOnDelete"] for v in run.of_type(VOLUME))
+
+
+def test_preview_with_unknown_values_declares_the_same_containers():
+    run = run_program("dev", preview=True)
+    assert {c.name for c in run.of_type(CONTAINER)} == {f"dify-dev-{s}" for s in DIFY + DATA}

@@ -200,8 +200,13 @@ def build_catalog(
             image=images.image_ref(f"{images.DIFY_PLUGIN_DAEMON}:{tags['plugin_daemon']}", mirror),
             ports=(Port("http", PLUGIN_DAEMON_PORT),),
             env=daemon_plain, secret_env=daemon_secret,
-            health=HealthCheck(port=PLUGIN_DAEMON_PORT, path="/health/check",
-                               command=_curl(PLUGIN_DAEMON_PORT, "/health/check"), start_period_s=60),
+            # The daemon's image (ubuntu + Python for plugins) has no curl.
+            health=HealthCheck(
+                port=PLUGIN_DAEMON_PORT, path="/health/check", start_period_s=60,
+                command=("CMD", "python3", "-c",
+                         "import urllib.request; urllib.request.urlopen("
+                         f"'http://127.0.0.1:{PLUGIN_DAEMON_PORT}/health/check', timeout=4)"),
+            ),
             state=(StateMount("plugin-daemon-storage", PLUGIN_STORAGE_ROOT),),
             networks=frozenset({APP_NET, DATA_NET}), uses_data=True,
         ),
