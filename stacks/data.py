@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Callable
 
 import pulumi
 
@@ -22,34 +22,28 @@ class DataServices:
     internal: dict[str, str]
 
 
+# service -> (its settings in the config, self-hosted component, external endpoint)
+BACKENDS: dict[str, tuple[Callable[[StackConfig], Any], type, Callable[[Any], Any]]] = {
+    "postgres": (lambda c: c.postgres, SelfHostedPostgres, external_postgres),
+    "redis": (lambda c: c.redis, SelfHostedRedis, external_redis),
+    "object-store": (lambda c: c.object_storage, SelfHostedObjectStore, external_object_store),
+}
+
+
 def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime) -> DataServices:
     """Data services for targets without managed ones (Docker, an existing cluster)."""
-    mirror: Optional[str] = config.registry.mirror
     workloads: list[pulumi.Resource] = []
     internal: dict[str, str] = {}
-
-    if config.postgres.mode == "self-hosted":
-        pg = SelfHostedPostgres(f"{name}-postgres", config.postgres, runtime, mirror)
-        workloads.append(pg.workload)
-        internal["postgres"] = pg.spec.address
-        postgres = pg.endpoint
-    else:
-        postgres = external_postgres(config.postgres)
-
-    if config.redis.mode == "self-hosted":
-        rd = SelfHostedRedis(f"{name}-redis", config.redis, runtime, mirror)
-        workloads.append(rd.workload)
-        internal["redis"] = rd.spec.address
-        redis = rd.endpoint
-    else:
-        redis = external_redis(config.redis)
-
-    if config.object_storage.mode == "self-hosted":
-        store = SelfHostedObjectStore(f"{name}-object-store", config.object_storage, runtime, mirror)
-        workloads.append(store.workload)
-        internal["object-store"] = store.spec.address
-        object_store = store.endpoint
-    else:
-        object_store = external_object_store(config.object_storage)
-
-    return DataServices(DataEndpoints(postgres, redis, object_store), workloads, internal)
+    endpoints: dict[str, Any] = {}
+    for service, (settings_of, self_hosted, external) in BACKENDS.items():
+        settings = settings_of(config)
+        if settings.mode == "self-hosted":
+            component = self_hosted(f"{name}-{service}", settings, runtime, config.registry.mirror)
+            workloads.append(component.workload)
+            internal[service] = component.spec.address
+            endpoints[service] = component.endpoint
+        else:
+            endpoints[service] = external(settings)
+    return DataServices(
+        DataEndpoints(endpoints["postgres"], endpoints["redis"], endpoints["object-store"]), workloads, internal
+    )
