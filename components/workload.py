@@ -74,6 +74,8 @@ class ServiceSpec:
     uses_data: bool = False
     singleton: bool = False
     public_ports: tuple[PublishedPort, ...] = ()
+    # Runs to completion once per rollout (a Kubernetes Job) instead of serving; no ports, no probes.
+    run_once: bool = False
 
     @property
     def address(self) -> str:

@@ -14,7 +14,11 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-Target = Literal["docker", "aws", "alicloud"]
+# `kubernetes` (an existing cluster) is listed first so that messages naming the original three
+# targets keep their wording.
+Target = Literal["kubernetes", "docker", "aws", "alicloud"]
+Size = Literal["dev", "small", "production"]
+CLUSTER_TARGETS = ("kubernetes", "aws", "alicloud")
 DataMode = Literal["self-hosted", "managed", "external"]
 DifyService = Literal["api", "worker", "beat", "web", "sandbox", "pluginDaemon", "ssrfProxy", "nginx"]
 
@@ -277,6 +281,126 @@ class DockerSettings(Strict):
         return "localhost"
 
 
+class KubernetesTlsSettings(TlsSettings):
+    """A certificate served by nginx (entry loadBalancer) or by the Ingress (entry ingress)."""
+
+    @model_validator(mode="after")
+    def _pem(self) -> "KubernetesTlsSettings":
+        if "BEGIN CERTIFICATE" not in self.certificate.get_secret_value():
+            raise ValueError("kubernetes.tls.certificate must be a PEM certificate chain")
+        if "PRIVATE KEY" not in self.key.get_secret_value():
+            raise ValueError("kubernetes.tls.key must be a PEM private key")
+        return self
+
+
+class LoadBalancerSettings(Strict):
+    """The nginx Service of type LoadBalancer. `cloud` picks the annotations its controller reads
+    (aws: an NLB through the AWS Load Balancer Controller; alicloud: a CLB through the CCM);
+    `annotations` are added on top (and win). `certificate` (an ACM ARN or an Alibaba Cloud
+    certificate ID) terminates TLS at the load balancer."""
+
+    cloud: Literal["generic", "aws", "alicloud"] = "generic"
+    annotations: dict[str, str] = Field(default_factory=dict)
+    certificate: Optional[str] = None
+    internal: bool = False
+    source_ranges: list[str] = Field(default_factory=list)
+    load_balancer_class: Optional[str] = None
+
+    @field_validator("source_ranges")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not a CIDR such as 203.0.113.0/24") from None
+        return value
+
+    @model_validator(mode="after")
+    def _certificate(self) -> "LoadBalancerSettings":
+        if self.certificate is None:
+            return self
+        if self.cloud == "generic":
+            raise ValueError(
+                "kubernetes.loadBalancer.certificate needs kubernetes.loadBalancer.cloud aws or alicloud; "
+                "for another controller put its TLS annotations in kubernetes.loadBalancer.annotations"
+            )
+        if self.cloud == "aws" and not re.match(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$",
+                                                self.certificate):
+            raise ValueError(
+                "kubernetes.loadBalancer.certificate must be an ACM certificate ARN "
+                "(arn:aws:acm:<region>:<account>:certificate/<id>)"
+            )
+        return self
+
+
+class IngressSettings(Strict):
+    """An Ingress in front of nginx (`kubernetes.entry: ingress`). `tlsSecret` names an existing TLS
+    Secret in the namespace (e.g. one cert-manager maintains)."""
+
+    class_name: Optional[str] = None
+    annotations: dict[str, str] = Field(default_factory=dict)
+    tls_secret: Optional[str] = None
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class KubernetesSettings(Strict):
+    """An existing cluster. Without `kubeconfig` the ambient one (KUBECONFIG, ~/.kube/config) is used;
+    `context` picks a context in it."""
+
+    kubeconfig: Optional[SecretStr] = None
+    context: Optional[str] = None
+    namespace: str = "dify"
+    create_namespace: bool = True
+    storage_class: Optional[str] = None
+    keep_data_on_destroy: bool = True
+    network_policies: bool = True
+    allow_self_hosted_data_in_production: bool = False
+    entry: Literal["loadBalancer", "ingress"] = "loadBalancer"
+    load_balancer: LoadBalancerSettings = Field(default_factory=LoadBalancerSettings)
+    ingress: IngressSettings = Field(default_factory=IngressSettings)
+    tls: Optional[KubernetesTlsSettings] = None
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        if not _DNS_LABEL.match(value):
+            raise ValueError("give a namespace of 1-63 lower-case letters, digits and hyphens")
+        return value
+
+    @field_validator("storage_class")
+    @classmethod
+    def _storage_class(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not _HOSTNAME.match(value):
+            raise ValueError("give the name of a StorageClass in the cluster, e.g. gp3 or alicloud-disk-essd")
+        return value
+
+    @model_validator(mode="after")
+    def _one_tls(self) -> "KubernetesSettings":
+        if self.entry == "ingress" and self.load_balancer.certificate is not None:
+            raise ValueError(
+                "kubernetes.loadBalancer.certificate applies to entry loadBalancer; with entry ingress "
+                "use kubernetes.ingress.tlsSecret or kubernetes.tls"
+            )
+        if self.tls is not None and self.load_balancer.certificate is not None:
+            raise ValueError(
+                "kubernetes.tls and kubernetes.loadBalancer.certificate both terminate TLS; set only one"
+            )
+        if self.tls is not None and self.ingress.tls_secret is not None:
+            raise ValueError("kubernetes.tls and kubernetes.ingress.tlsSecret both give the certificate; set only one")
+        return self
+
+    @property
+    def tls_enabled(self) -> bool:
+        return (
+            self.tls is not None
+            or (self.entry == "loadBalancer" and self.load_balancer.certificate is not None)
+            or (self.entry == "ingress" and self.ingress.tls_secret is not None)
+        )
+
+
 class AwsSettings(Strict):
     region: str = "us-east-1"
     availability_zones: int = Field(default=3, ge=2, le=3)
@@ -291,6 +415,7 @@ class AlicloudSettings(Strict):
 
 class StackConfig(Strict):
     target: Target = "docker"
+    size: Size = "dev"
     domain: Optional[str] = None
     dify: DifySettings = Field(default_factory=DifySettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
@@ -298,6 +423,7 @@ class StackConfig(Strict):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     object_storage: ObjectStorageSettings = Field(default_factory=ObjectStorageSettings)
     docker: DockerSettings = Field(default_factory=DockerSettings)
+    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
     aws: Optional[AwsSettings] = None
     alicloud: Optional[AlicloudSettings] = None
 
@@ -305,14 +431,33 @@ class StackConfig(Strict):
 
     @model_validator(mode="after")
     def _target_fits(self) -> "StackConfig":
-        if self.target == "docker":
+        if self.target in ("docker", "kubernetes"):
             for section in ("postgres", "redis", "objectStorage"):
                 mode = getattr(self, "object_storage" if section == "objectStorage" else section).mode
                 if mode == "managed":
                     raise ValueError(
                         f"{section}.mode managed needs a cloud target (aws or alicloud); "
-                        "on docker use self-hosted or external"
+                        f"on {self.target} use self-hosted or external"
                     )
+        if self.target == "docker" and self.size != "dev":
+            raise ValueError(
+                f"size {self.size} sizes a cluster; the docker target runs one of each service. "
+                "Remove `size` or pick a cluster target (kubernetes, aws, alicloud)"
+            )
+        if self.target in CLUSTER_TARGETS and self.size == "production":
+            self_hosted = [section for section, settings in
+                           (("postgres", self.postgres), ("redis", self.redis), ("objectStorage", self.object_storage))
+                           if settings.mode == "self-hosted"]
+            if self_hosted and not self.kubernetes.allow_self_hosted_data_in_production:
+                keys = ", ".join(f"{s}.mode" for s in self_hosted)
+                raise ValueError(
+                    f"{keys}: self-hosted data services run as single pods, for dev and small installs; "
+                    "size production needs managed or external ones. To run them anyway set "
+                    "kubernetes.allowSelfHostedDataInProduction true"
+                )
+        if (self.target in CLUSTER_TARGETS and self.kubernetes.entry == "ingress"
+                and self.kubernetes.tls_enabled and self.domain is None):
+            raise ValueError("kubernetes.entry ingress with TLS needs `domain` (the host name on the certificate)")
         if self.target == "aws" and self.aws is None:
             raise ValueError("target aws needs an `aws` section (at least aws.region)")
         if self.target == "alicloud" and self.alicloud is None:

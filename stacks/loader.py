@@ -19,6 +19,8 @@ SECRET_FIELDS = {
     ("objectStorage", "accessKey"),
     ("objectStorage", "secretKey"),
     ("docker", "tls"),
+    ("kubernetes", "kubeconfig"),
+    ("kubernetes", "tls"),
 }
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from stacks import docker
+from stacks import docker, kubernetes
 from stacks.config import StackConfig
 from stacks.loader import ConfigError
 
-COMPOSITIONS = {"docker": docker.deploy}
+COMPOSITIONS = {"docker": docker.deploy, "kubernetes": kubernetes.deploy}
 
 
 def deploy(config: StackConfig) -> dict[str, object]:
@@ -15,6 +15,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
         available = ", ".join(sorted(COMPOSITIONS))
         raise ConfigError(
             f"target {config.target!r} is validated but this release deploys only: {available}. "
-            "Set `pulumi config set target docker` to deploy on a Docker host."
+            "Set `pulumi config set target docker` to deploy on a Docker host, or "
+            "`pulumi config set target kubernetes` to deploy on an existing cluster."
         )
     return composition(config)

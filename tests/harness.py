@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import runpy
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270"
+LB_HOSTNAME = "k8s-dify-nginx-0123456789.elb.us-east-1.amazonaws.com"
 
 
 def is_secret(value: Any) -> bool:
@@ -98,7 +100,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
         state = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
             # A realistic alphanumeric value, distinct per resource, returned as the provider does.
-            state["result"] = f"{args.name.replace('-', '')}X9"[: int(args.inputs.get("length", 32))]
+            state["result"] = generated_password(args.name, int(args.inputs.get("length", 32)))
+        if args.typ.startswith("kubernetes:"):
+            # The provider names objects that give no metadata.name: `<logical name>-<8 chars>`.
+            metadata = state.get("metadata") if isinstance(state.get("metadata"), dict) else {}
+            if "name" not in metadata:
+                state["metadata"] = {**metadata, "name": autoname(args.name)}
+            spec = args.inputs.get("spec") if isinstance(args.inputs.get("spec"), dict) else {}
+            if (args.typ == "kubernetes:core/v1:Service" and spec.get("type") == "LoadBalancer") or \
+                    args.typ == "kubernetes:networking.k8s.io/v1:Ingress":
+                # What the cloud's controller reports once the balancer exists.
+                state["status"] = {"loadBalancer": {"ingress": [{"hostname": LB_HOSTNAME}]}}
         if args.typ == "docker:index/remoteImage:RemoteImage":
             state["imageId"] = f"sha256:{abs(hash(args.inputs['name'])):064x}"[:71]
             state["repoDigest"] = f"{args.inputs['name']}@sha256:{'0' * 64}"
@@ -106,6 +118,56 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         return {}
+
+
+def generated_password(name: str, length: int = 32) -> str:
+    """The value the mock gives the RandomPassword `name` (so tests can look for leaks)."""
+    return f"{name.replace('-', '')}X9"[:length]
+
+
+def generated_passwords(run: "Run") -> list[str]:
+    return [generated_password(r.name, int(r.inputs.get("length", 32)))
+            for r in run.of_type("random:index/randomPassword:RandomPassword")]
+
+
+def autoname(logical: str) -> str:
+    """The name the Kubernetes provider would generate for `logical` (deterministic here)."""
+    return f"{logical}-{hashlib.sha1(logical.encode()).hexdigest()[:8]}"
+
+
+def _integral(value: Any) -> Any:
+    """Wire numbers are floats; manifests want integers where the value is whole."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
+
+
+def api_version_kind(typ: str) -> tuple[str, str]:
+    """`kubernetes:apps/v1:Deployment` -> ("apps/v1", "Deployment"); the core group is bare "v1"."""
+    _, module, kind = typ.split(":")
+    group, version = module.split("/")
+    return (version if group == "core" else f"{group}/{version}"), kind
+
+
+def manifests(run: "Run") -> list[dict[str, Any]]:
+    """Every Kubernetes object the program declared, as the manifest the cluster would receive
+    (secrets revealed, generated names filled in)."""
+    result = []
+    for r in run.resources:
+        if not (r.custom and r.typ.startswith("kubernetes:")):
+            continue
+        api_version, kind = api_version_kind(r.typ)
+        manifest = _integral(reveal(r.inputs))
+        manifest.setdefault("apiVersion", api_version)
+        manifest.setdefault("kind", kind)
+        metadata = manifest.setdefault("metadata", {})
+        metadata.setdefault("name", autoname(r.name))
+        result.append(manifest)
+    return result
 
 
 def stack_config(stack: str) -> tuple[dict[str, Any], list[str]]:

@@ -1,0 +1,63 @@
+"""How traffic reaches the entry workload (nginx, the catalog's router) on a cluster.
+
+A target picks one of:
+- a Service of type LoadBalancer with the target's annotations (AWS NLB via the AWS Load Balancer
+  Controller, Alibaba CLB via the cloud controller manager, or whatever the cluster's controller
+  reads). TLS either terminates at the load balancer (a certificate ARN / ID in the annotations; the
+  balancer forwards plain HTTP to nginx's port 80) or in nginx (a certificate from a Secret);
+- an Ingress (the nginx Service stays ClusterIP), with TLS from a Secret the Ingress names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Optional
+
+import pulumi
+
+EntryKind = Literal["loadBalancer", "ingress"]
+Cloud = Literal["generic", "aws", "alicloud"]
+
+_AWS = "service.beta.kubernetes.io/aws-load-balancer-"
+_ALI = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-"
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: EntryKind = "loadBalancer"
+    annotations: dict[str, str] = field(default_factory=dict)
+    # TLS terminates at the load balancer: port 443 on the balancer forwards to nginx's port 80.
+    tls_at_load_balancer: bool = False
+    source_ranges: tuple[str, ...] = ()
+    load_balancer_class: Optional[str] = None
+    ingress_class: Optional[str] = None
+    ingress_host: Optional[str] = None
+    ingress_tls_secret: Optional[pulumi.Input[str]] = None
+    # A certificate for the Ingress, stored by the renderer in a kubernetes.io/tls Secret.
+    tls_certificate: Optional[pulumi.Output[str]] = None
+    tls_key: Optional[pulumi.Output[str]] = None
+
+    @property
+    def behind_proxy(self) -> bool:
+        """Whether something in front of nginx speaks HTTP(S) to the user."""
+        return self.kind == "ingress" or self.tls_at_load_balancer
+
+
+def load_balancer_annotations(cloud: Cloud, certificate: Optional[str] = None, internal: bool = False) -> dict[str, str]:
+    """The annotations a cloud's load balancer controller reads for the nginx Service."""
+    if cloud == "aws":
+        annotations = {
+            f"{_AWS}type": "external",
+            f"{_AWS}nlb-target-type": "ip",
+            f"{_AWS}scheme": "internal" if internal else "internet-facing",
+            f"{_AWS}backend-protocol": "tcp",
+        }
+        if certificate:
+            annotations.update({f"{_AWS}ssl-cert": certificate, f"{_AWS}ssl-ports": "443"})
+        return annotations
+    if cloud == "alicloud":
+        annotations = {f"{_ALI}address-type": "intranet" if internal else "internet"}
+        if certificate:
+            annotations.update({f"{_ALI}protocol-port": "https:443,http:80", f"{_ALI}cert-id": certificate})
+        return annotations
+    return {}

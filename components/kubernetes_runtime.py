@@ -1,0 +1,383 @@
+"""The Kubernetes renderer: turns workload specs into native objects in one namespace.
+
+Per spec:
+- a Secret with its secret environment (every secret reaches the container by `secretKeyRef`), a
+  Secret with its secret files and a ConfigMap with its other files (nginx and squid config, init
+  SQL). They are auto-named and immutable: a changed value creates a new object under a new name,
+  which changes the pod template and rolls the workload; the old one is deleted afterwards;
+- a Deployment, or for a data service (PostgreSQL, Redis, the object store) a StatefulSet whose
+  volume claim template holds the data, or for a `run_once` spec (the database migration) a Job;
+- a Service named after the spec (`api`, `plugin-daemon`, `postgres`...), so the host names the
+  catalog writes resolve inside the namespace. The entry spec's Service is the way in: type
+  LoadBalancer with the target's annotations, or ClusterIP behind an Ingress;
+- from the sizing preset: replicas, requests/limits, a PodDisruptionBudget for two or more
+  replicas, a HorizontalPodAutoscaler where the preset scales, topology spread over zones and nodes;
+- from the image: the security context (see components.kubernetes.security).
+
+Once per namespace: the namespace itself (Pod Security `baseline` enforced, `restricted` warned)
+and the NetworkPolicies of components.kubernetes.network.
+
+Pulumi waits for each Deployment/StatefulSet to become ready and for each Job to complete, so
+`depends_on` orders the rollout as the Docker renderer's health-gated start does.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.kubernetes import network, pods
+from components.kubernetes.entry import Entry
+from components.kubernetes.security import profile_for
+from components.kubernetes.sizing import Preset
+from components.workload import ServiceSpec
+
+NAME_LABEL, INSTANCE_LABEL = "app.kubernetes.io/name", "app.kubernetes.io/instance"
+
+
+class KubernetesRuntime(pulumi.ComponentResource):
+    """A namespace on a cluster reached through `provider`, and the workloads rendered into it."""
+
+    def __init__(
+        self,
+        name: str,
+        provider: k8s.Provider,
+        namespace: str,
+        preset: Preset,
+        labels: dict[str, str],
+        entry: Entry = Entry(),
+        storage_class: Optional[str] = None,
+        network_policies: bool = True,
+        create_namespace: bool = True,
+        keep_namespace: bool = True,
+        service_account: Optional[str] = None,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> None:
+        super().__init__("dify:kubernetes:KubernetesRuntime", name, None, opts)
+        self.prefix = name
+        self.provider = provider
+        self.preset = preset
+        self.labels = dict(labels)
+        self.entry = entry
+        self.storage_class = storage_class
+        self.network_policies = network_policies
+        # Pods that use data run under this account (cloud targets bind it to a cloud identity,
+        # e.g. IRSA / EKS Pod Identity / RRSA, for object storage without keys).
+        self.service_account = service_account
+        self.workloads: dict[str, pulumi.Resource] = {}
+        self.services: dict[str, k8s.core.v1.Service] = {}
+        self.entry_address: pulumi.Output[Optional[str]] = pulumi.Output.from_input(None)
+        self._child = pulumi.ResourceOptions(parent=self, provider=provider)
+
+        if create_namespace:
+            ns = k8s.core.v1.Namespace(
+                f"{name}-namespace",
+                metadata={
+                    "name": namespace,
+                    "labels": {
+                        **self.labels,
+                        "pod-security.kubernetes.io/enforce": "baseline",
+                        "pod-security.kubernetes.io/warn": "restricted",
+                    },
+                },
+                # Deleting a namespace deletes its volume claims: keep it (and the data) on destroy.
+                opts=pulumi.ResourceOptions(parent=self, provider=provider, retain_on_delete=keep_namespace),
+            )
+            self.namespace: pulumi.Output[str] = ns.metadata.apply(_name)
+        else:
+            self.namespace = pulumi.Output.from_input(namespace)
+
+        if network_policies:
+            for policy_name, spec in network.namespace_policies().items():
+                self._policy(policy_name, spec)
+        self.register_outputs({"namespace": self.namespace})
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _meta(self, name: Optional[str] = None, labels: Optional[dict[str, str]] = None,
+              annotations: Optional[dict[str, str]] = None) -> dict:
+        meta: dict = {"namespace": self.namespace, "labels": {**self.labels, **(labels or {})}}
+        if name is not None:
+            meta["name"] = name
+        if annotations:
+            meta["annotations"] = dict(annotations)
+        return meta
+
+    def _policy(self, policy_name: str, spec: dict, parent: Optional[pulumi.Resource] = None) -> None:
+        k8s.networking.v1.NetworkPolicy(
+            f"{self.prefix}-netpol-{policy_name}",
+            metadata=self._meta(f"dify-{policy_name}"),
+            spec=spec,
+            opts=pulumi.ResourceOptions(parent=parent or self, provider=self.provider),
+        )
+
+    def selector(self, spec: ServiceSpec) -> dict[str, str]:
+        return {INSTANCE_LABEL: self.prefix, NAME_LABEL: spec.name}
+
+    @staticmethod
+    def _name_of(resource: pulumi.CustomResource) -> pulumi.Output[str]:
+        return resource.metadata.apply(_name)  # type: ignore[attr-defined]
+
+    # -- the Runtime protocol --------------------------------------------------------------------
+
+    def run(
+        self,
+        spec: ServiceSpec,
+        depends_on: Sequence[pulumi.Resource] = (),
+        parent: Optional[pulumi.Resource] = None,
+    ) -> pulumi.Resource:
+        """Renders `spec`; returns its Deployment, StatefulSet or Job."""
+        owner = parent or self
+        child = pulumi.ResourceOptions(parent=owner, provider=self.provider)
+        selector = self.selector(spec)
+        component = {"app.kubernetes.io/component": spec.upstream_name}
+        size = self.preset.of(spec.name)
+        profile = profile_for(spec.image)
+        stateful = pods.is_data_service(spec) and bool(spec.state)
+        replicas = 1 if (spec.singleton or stateful or spec.run_once) else size.replicas
+
+        labels = {**selector, **component}
+        env_secret = self._secret(f"{spec.name}-env", dict(spec.secret_env), labels, owner)
+        plain = tuple(f for f in spec.files if not f.secret)
+        secret = tuple(f for f in spec.files if f.secret)
+        files_secret = self._secret(f"{spec.name}-files",
+                                    {key: f.content for f, key in zip(secret, pods.file_keys(secret))}, labels, owner)
+        config_map = None
+        if plain:
+            config_map = k8s.core.v1.ConfigMap(
+                f"{self.prefix}-{spec.name}-files",
+                metadata=self._meta(labels=labels),
+                immutable=True,
+                data={key: f.content for f, key in zip(plain, pods.file_keys(plain))},
+                opts=child,
+            )
+
+        pod_volumes, mounts = pods.volumes(
+            spec, self.preset,
+            self._name_of(config_map) if config_map else None,
+            self._name_of(files_secret) if files_secret else None,
+        )
+        main = pods.container(spec, size, profile, pods.env(spec, self._name_of(env_secret) if env_secret else None),
+                              mounts)
+        constraints = pods.spread(selector, self.preset, replicas, rolling=not stateful)
+        template = {
+            "metadata": {"labels": {**self.labels, **selector, **component, **network.labels(spec)}},
+            "spec": pods.pod_spec(spec, profile, main, pod_volumes, constraints),
+        }
+        if self.service_account and spec.uses_data:
+            template["spec"]["serviceAccountName"] = self.service_account
+        # Named objects cannot be created before their predecessor is gone.
+        workload_opts = pulumi.ResourceOptions(parent=owner, provider=self.provider, depends_on=list(depends_on),
+                                               delete_before_replace=not spec.run_once)
+
+        workload: pulumi.Resource
+        if spec.run_once:
+            workload = k8s.batch.v1.Job(
+                f"{self.prefix}-{spec.name}",
+                metadata=self._meta(labels=labels),
+                spec={"backoffLimit": 4, "template": template},
+                opts=pulumi.ResourceOptions.merge(
+                    workload_opts, pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create="30m"))
+                ),
+            )
+        elif stateful:
+            workload = k8s.apps.v1.StatefulSet(
+                f"{self.prefix}-{spec.name}",
+                metadata=self._meta(spec.name, labels=labels),
+                spec={
+                    "serviceName": spec.name,
+                    "replicas": 1,
+                    "selector": {"matchLabels": selector},
+                    "podManagementPolicy": "OrderedReady",
+                    "updateStrategy": {"type": "RollingUpdate"},
+                    "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+                    "template": template,
+                    "volumeClaimTemplates": [self._claim(m.volume, selector) for m in spec.state],
+                },
+                # Claims outlive the StatefulSet (Retain); in production the set itself is protected too.
+                opts=pulumi.ResourceOptions.merge(
+                    workload_opts, pulumi.ResourceOptions(protect=self.preset.name == "production")
+                ),
+            )
+        else:
+            autoscaled = size.autoscaled and not spec.singleton
+            workload = k8s.apps.v1.Deployment(
+                f"{self.prefix}-{spec.name}",
+                metadata=self._meta(spec.name, labels=labels),
+                spec={
+                    "replicas": replicas,
+                    "revisionHistoryLimit": 5,
+                    "selector": {"matchLabels": selector},
+                    "strategy": (
+                        # A singleton (beat) must never run twice, not even during a rollout.
+                        {"type": "Recreate"} if spec.singleton
+                        else {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+                    ),
+                    "template": template,
+                },
+                # Once created, the autoscaler owns the replica count.
+                opts=pulumi.ResourceOptions.merge(
+                    workload_opts, pulumi.ResourceOptions(ignore_changes=["spec.replicas"] if autoscaled else None)
+                ),
+            )
+            if autoscaled:
+                self._autoscaler(spec, size, workload, owner)
+        if replicas >= 2 and not spec.run_once:
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{self.prefix}-{spec.name}",
+                metadata=self._meta(spec.name, labels=labels),
+                spec={"maxUnavailable": 1, "selector": {"matchLabels": selector},
+                      "unhealthyPodEvictionPolicy": "AlwaysAllow"},
+                opts=child,
+            )
+        if spec.ports and not spec.run_once:
+            self._service(spec, selector, component, owner)
+        if self.network_policies and network.confined(spec) and spec.depends_on:
+            dependencies = {d: {INSTANCE_LABEL: self.prefix, NAME_LABEL: d} for d in spec.depends_on}
+            self._policy(f"egress-{spec.name}", network.egress_policy(selector, dependencies), owner)
+        self.workloads[spec.name] = workload
+        return workload
+
+    # -- pieces ----------------------------------------------------------------------------------
+
+    def _secret(self, logical: str, values: dict[str, pulumi.Input[str]], labels: dict[str, str],
+                owner: pulumi.Resource) -> Optional[k8s.core.v1.Secret]:
+        """An Opaque Secret holding `values` (None when there are none), secret in state and inputs."""
+        if not values:
+            return None
+        return k8s.core.v1.Secret(
+            f"{self.prefix}-{logical}",
+            metadata=self._meta(labels=labels),
+            type="Opaque",
+            immutable=True,
+            string_data=pulumi.Output.secret(pulumi.Output.all(**values)),
+            opts=pulumi.ResourceOptions(parent=owner, provider=self.provider,
+                                        additional_secret_outputs=["data", "stringData"]),
+        )
+
+    def _claim(self, volume: str, selector: dict[str, str]) -> dict:
+        claim: dict = {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": self.preset.volume(volume)}},
+        }
+        if self.storage_class:
+            claim["storageClassName"] = self.storage_class
+        return {"metadata": {"name": volume, "labels": {**self.labels, **selector}}, "spec": claim}
+
+    def _autoscaler(self, spec: ServiceSpec, size, workload: pulumi.Resource, owner: pulumi.Resource) -> None:
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{self.prefix}-{spec.name}",
+            metadata=self._meta(spec.name, labels=self.selector(spec)),
+            spec={
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name},
+                "minReplicas": size.replicas,
+                "maxReplicas": size.max_replicas,
+                "metrics": [{
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization",
+                                                           "averageUtilization": size.cpu_target}},
+                }],
+                "behavior": {
+                    "scaleDown": {"stabilizationWindowSeconds": 300,
+                                  "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]},
+                    "scaleUp": {"stabilizationWindowSeconds": 0,
+                                "policies": [{"type": "Percent", "value": 100, "periodSeconds": 60}]},
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=owner, provider=self.provider, depends_on=[workload]),
+        )
+
+    def _service(self, spec: ServiceSpec, selector: dict[str, str], component: dict[str, str],
+                 owner: pulumi.Resource) -> None:
+        ports = [{"name": p.name, "port": p.number, "targetPort": p.name, "protocol": "TCP"} for p in spec.ports]
+        service_spec: dict = {"type": "ClusterIP", "selector": dict(selector), "ports": ports}
+        annotations: dict[str, str] = {}
+        public = bool(spec.public_ports)
+        entry = self.entry
+        if public and entry.kind == "loadBalancer":
+            by_number = {p.number: p.name for p in spec.ports}
+            ports = [{"name": p.name, "port": p.host, "targetPort": by_number[p.container], "protocol": "TCP"}
+                     for p in spec.public_ports]
+            if entry.tls_at_load_balancer and not any(p["name"] == "https" for p in ports):
+                # The balancer terminates TLS on 443 and forwards plain HTTP to nginx.
+                ports.append({"name": "https", "port": 443, "targetPort": by_number[spec.public_ports[0].container],
+                              "protocol": "TCP"})
+            service_spec.update(type="LoadBalancer", ports=ports)
+            if entry.source_ranges:
+                service_spec["loadBalancerSourceRanges"] = list(entry.source_ranges)
+            if entry.load_balancer_class:
+                service_spec["loadBalancerClass"] = entry.load_balancer_class
+            annotations = dict(entry.annotations)
+        service = k8s.core.v1.Service(
+            f"{self.prefix}-{spec.name}",
+            metadata=self._meta(spec.name, labels={**selector, **component}, annotations=annotations),
+            spec=service_spec,
+            opts=pulumi.ResourceOptions(parent=owner, provider=self.provider),
+        )
+        self.services[spec.name] = service
+        if not public:
+            return
+        if self.network_policies:
+            self._policy("entry", network.entry_policy(selector, [p.container for p in spec.public_ports]), owner)
+        if entry.kind == "loadBalancer":
+            self.entry_address = service.status.apply(_first_address)
+            return
+        rule: dict = {"http": {"paths": [{
+            "path": "/", "pathType": "Prefix",
+            "backend": {"service": {"name": spec.name, "port": {"name": spec.ports[0].name}}},
+        }]}}
+        ingress_spec: dict = {"rules": [{**({"host": entry.ingress_host} if entry.ingress_host else {}), **rule}]}
+        if entry.ingress_class:
+            ingress_spec["ingressClassName"] = entry.ingress_class
+        tls_secret = entry.ingress_tls_secret
+        if tls_secret is None and entry.tls_certificate is not None and entry.tls_key is not None:
+            tls_secret = self.tls_secret(f"{spec.name}-tls", entry.tls_certificate, entry.tls_key)
+        if tls_secret is not None:
+            ingress_spec["tls"] = [{"hosts": [entry.ingress_host], "secretName": tls_secret}]
+        ingress = k8s.networking.v1.Ingress(
+            f"{self.prefix}-{spec.name}",
+            metadata=self._meta(spec.name, labels={**selector, **component}, annotations=entry.annotations),
+            spec=ingress_spec,
+            opts=pulumi.ResourceOptions(parent=owner, provider=self.provider, depends_on=[service]),
+        )
+        self.entry_address = ingress.status.apply(_first_address)
+
+    def tls_secret(self, name: str, certificate: pulumi.Output[str], key: pulumi.Output[str]) -> pulumi.Output[str]:
+        """A kubernetes.io/tls Secret (for an Ingress); returns its generated name."""
+        secret = k8s.core.v1.Secret(
+            f"{self.prefix}-{name}",
+            metadata=self._meta(),
+            type="kubernetes.io/tls",
+            immutable=True,
+            string_data=pulumi.Output.secret(pulumi.Output.all(certificate, key).apply(
+                lambda pair: {"tls.crt": pair[0], "tls.key": pair[1]})),
+            opts=pulumi.ResourceOptions(parent=self, provider=self.provider,
+                                        additional_secret_outputs=["data", "stringData"]),
+        )
+        return self._name_of(secret)
+
+
+def _field(obj, snake: str, camel: str):
+    """A field of a provider output type (attribute, snake_case) or of a plain dict (camelCase)."""
+    if obj is None:
+        return None
+    if hasattr(type(obj), snake):
+        return getattr(obj, snake)
+    if isinstance(obj, dict):
+        return obj.get(camel)
+    return None
+
+
+def _name(metadata) -> Optional[str]:
+    return _field(metadata, "name", "name")
+
+
+def _first_address(status) -> Optional[str]:
+    """The load balancer's host name or IP from a Service's or Ingress's status (None until known)."""
+    ingress = _field(_field(status, "load_balancer", "loadBalancer"), "ingress", "ingress")
+    if not ingress:
+        return None
+    first = ingress[0]
+    return _field(first, "hostname", "hostname") or _field(first, "ip", "ip")

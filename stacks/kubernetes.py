@@ -1,0 +1,160 @@
+"""Target `kubernetes`: Dify on an existing cluster, and the path the cloud targets reuse.
+
+`deploy(config)` connects to the cluster named by the kubeconfig/context in config; `deploy_on_cluster`
+takes any `pulumi_kubernetes.Provider` (EKS, ACK...) plus the target's entry and data services.
+
+Migrations: a Job, not the api's own lock. The catalog lets the api migrate at start
+(MIGRATION_ENABLED=true), which is right for one Docker container. On a cluster, several api pods
+start at once; Dify's `upgrade-db` takes a Redis lock, and the pods that do not get it skip the
+migration and start serving at once, on a schema that may not be upgraded yet, and the lock expires
+after 60 s, so a long migration can run twice. Here a Job (`MODE=migration`, the api's image and
+environment) runs `flask upgrade-db` once per rollout; api, worker and beat depend on it, so Pulumi
+starts or upgrades them only after the Job completes, and every api pod starts with migrations off.
+The Job is auto-named and immutable: a version bump (or any change to its environment) replaces it,
+so the new release's migrations run before the new api rolls out, all in one `pulumi up`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import naming
+from components.dify.app import DifyApp
+from components.dify.catalog import Edge, build_catalog
+from components.dify.environment import PublicUrls
+from components.kubernetes.entry import Entry, load_balancer_annotations
+from components.kubernetes.sizing import preset
+from components.kubernetes_runtime import KubernetesRuntime
+from components.secrets import DifySecrets
+from components.workload import APP_NET, DATA_NET, ServiceSpec
+from stacks.config import StackConfig
+from stacks.data import DataServices, self_hosted_or_external
+
+MIGRATION = "migrate"
+
+
+def with_migration_job(catalog: dict[str, ServiceSpec]) -> dict[str, ServiceSpec]:
+    """The api's migration moved into a run-once workload that api (and so worker and beat) wait for."""
+    api = catalog["api"]
+    migrate = replace(
+        api, name=MIGRATION, upstream_name="api_migration",
+        env={**api.env, "MODE": "migration", "MIGRATION_ENABLED": "true"},
+        ports=(), health=None, public_ports=(), depends_on=(), run_once=True,
+        networks=frozenset({APP_NET, DATA_NET}),
+    )
+    api = replace(api, env={**api.env, "MIGRATION_ENABLED": "false"},
+                  depends_on=tuple(dict.fromkeys(api.depends_on + (MIGRATION,))))
+    return {MIGRATION: migrate, **catalog, "api": api}
+
+
+def entry_from_config(config: StackConfig) -> Entry:
+    k = config.kubernetes
+    if k.entry == "ingress":
+        tls = k.tls
+        return Entry(
+            kind="ingress",
+            annotations=dict(k.ingress.annotations),
+            ingress_class=k.ingress.class_name,
+            ingress_host=config.domain,
+            ingress_tls_secret=k.ingress.tls_secret,
+            tls_certificate=pulumi.Output.secret(tls.certificate.get_secret_value()) if tls else None,
+            tls_key=pulumi.Output.secret(tls.key.get_secret_value()) if tls else None,
+        )
+    lb = k.load_balancer
+    return Entry(
+        kind="loadBalancer",
+        annotations={**load_balancer_annotations(lb.cloud, lb.certificate, lb.internal), **lb.annotations},
+        tls_at_load_balancer=lb.certificate is not None,
+        source_ranges=tuple(lb.source_ranges),
+        load_balancer_class=lb.load_balancer_class,
+    )
+
+
+def edge(config: StackConfig, entry: Entry) -> Edge:
+    """nginx serves TLS itself only when it is the entry and holds the certificate."""
+    tls = config.kubernetes.tls if entry.kind == "loadBalancer" else None
+    return Edge(
+        tls_certificate=pulumi.Output.secret(tls.certificate.get_secret_value()) if tls else None,
+        tls_key=pulumi.Output.secret(tls.key.get_secret_value()) if tls else None,
+        behind_proxy=entry.behind_proxy,
+    )
+
+
+def public_urls(config: StackConfig, tls: bool) -> PublicUrls:
+    """With a domain, absolute URLs; without one, empty bases: Dify then uses relative URLs, which
+    work on whatever address the load balancer gets."""
+    if config.domain is None:
+        return PublicUrls(base="", explicit=False)
+    return PublicUrls(base=f"{'https' if tls else 'http'}://{config.domain}", explicit=True)
+
+
+def deploy_on_cluster(
+    config: StackConfig,
+    provider: k8s.Provider,
+    entry: Optional[Entry] = None,
+    data: Optional[DataServices] = None,
+    name: Optional[str] = None,
+    service_account: Optional[str] = None,
+) -> dict[str, object]:
+    """Dify on the cluster behind `provider`. `entry` defaults to config's; `data` defaults to
+    self-hosted or external data services as config says (cloud targets pass their managed ones);
+    `service_account` (bound to a cloud identity by the target) runs the pods that use data."""
+    name = name or naming.prefix()
+    k = config.kubernetes
+    entry = entry or entry_from_config(config)
+    runtime = KubernetesRuntime(
+        name,
+        provider=provider,
+        namespace=k.namespace,
+        preset=preset(config.size),
+        labels=naming.labels(),
+        entry=entry,
+        storage_class=k.storage_class,
+        network_policies=k.network_policies,
+        create_namespace=k.create_namespace,
+        keep_namespace=k.keep_data_on_destroy,
+        service_account=service_account,
+    )
+    data = data or self_hosted_or_external(name, config, runtime)
+    secrets = DifySecrets(f"{name}-secrets")
+    tls = k.tls_enabled or entry.tls_at_load_balancer
+    urls = public_urls(config, tls)
+    catalog = with_migration_job(
+        build_catalog(config.dify, config.registry, urls, data.endpoints, secrets, edge(config, entry))
+    )
+    DifyApp(f"{name}-app", catalog, runtime, data.workloads)
+
+    address = runtime.entry_address
+    scheme = "https" if tls else "http"
+    url = (pulumi.Output.from_input(urls.base) if urls.explicit
+           else address.apply(lambda a: f"{scheme}://{a}" if a else None))
+    return {
+        "difyUrl": url,
+        "installUrl": url.apply(lambda u: f"{u}/install" if u else None),
+        "entryAddress": address,
+        "namespace": runtime.namespace,
+        "size": config.size,
+        "internalEndpoints": {**data.internal, **{s.name: s.address for s in catalog.values() if s.ports}},
+        "difyVersion": config.dify.version,
+        "images": sorted({s.image for s in catalog.values()}),
+    }
+
+
+def provider_from_config(config: StackConfig, name: str) -> k8s.Provider:
+    k = config.kubernetes
+    return k8s.Provider(
+        f"{name}-cluster",
+        kubeconfig=pulumi.Output.secret(k.kubeconfig.get_secret_value()) if k.kubeconfig else None,
+        context=k.context,
+        # Every object names its namespace; nothing lands in the kubeconfig's default by accident.
+        namespace=k.namespace,
+    )
+
+
+def deploy(config: StackConfig) -> dict[str, object]:
+    name = naming.prefix()
+    return deploy_on_cluster(config, provider_from_config(config, name), name=name)

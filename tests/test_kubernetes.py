@@ -1,0 +1,626 @@
+"""The `kubernetes` target under mocks: every object it declares is a valid manifest for a pinned
+Kubernetes release, and the workloads keep the invariants a cluster operator relies on."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any, Iterable
+
+import kubernetes_validate
+import kubernetes_validate.utils
+import pytest
+
+from tests.harness import (
+    LB_HOSTNAME, Run, generated_passwords, is_secret, manifests, run_program,
+)
+
+K8S_VERSION = "1.33.0"  # the schema kubernetes-validate ships for the oldest minor we support
+PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIBk8MNtlsCertBody\n-----END CERTIFICATE-----\n"
+PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEk8MNtlsKeyBody\n-----END PRIVATE KEY-----\n"
+ACM_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
+USER_SECRETS = ("pgPass-Xq81", "redisPass-Zk27", "AKIAK8STEST0000", "s3Secret-Lm93")
+
+EXTERNAL_DATA = {
+    "postgres": {"mode": "external", "host": "db.internal", "password": USER_SECRETS[0], "sslMode": "require"},
+    "redis": {"mode": "external", "host": "cache.internal", "password": USER_SECRETS[1]},
+    "objectStorage": {"mode": "external", "kind": "s3", "bucket": "dify-files", "region": "us-east-1",
+                      "accessKey": USER_SECRETS[2], "secretKey": USER_SECRETS[3]},
+}
+EXTERNAL_SECRET_KEYS = ("postgres", "redis", "objectStorage")
+PRODUCTION = {
+    "size": "production",
+    "domain": "dify.example.com",
+    **EXTERNAL_DATA,
+    "kubernetes": {"namespace": "dify-prod", "loadBalancer": {"cloud": "aws", "certificate": ACM_ARN}},
+}
+VARIANTS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
+    "dev": ({}, ()),
+    "production": (PRODUCTION, EXTERNAL_SECRET_KEYS),
+    "small-self-hosted": ({"size": "small", "kubernetes": {"storageClass": "gp3"}}, ()),
+    "nginx-tls": ({"domain": "dify.example.com",
+                   "kubernetes": {"tls": {"certificate": PEM_CERT, "key": PEM_KEY}}}, ("kubernetes",)),
+    "ingress": ({"domain": "dify.example.com",
+                 "kubernetes": {"entry": "ingress", "ingress": {"className": "nginx", "tlsSecret": "dify-tls",
+                                                               "annotations": {"a.example/b": "c"}}}}, ()),
+    "alicloud-lb": ({"domain": "dify.example.com", "dify": {"pipMirrorUrl": "https://mirrors.aliyun.com/pypi/simple"},
+                     "registry": {"mirror": "registry.cn-hangzhou.aliyuncs.com/dify"},
+                     "kubernetes": {"loadBalancer": {"cloud": "alicloud", "certificate": "1234567-cn-hangzhou"}}},
+                    ()),
+}
+
+_RUNS: dict[str, Run] = {}
+
+
+def variant(name: str) -> Run:
+    """One program run per variant for the whole module (each takes about half a second)."""
+    if name not in _RUNS:
+        overrides, secret_keys = VARIANTS[name]
+        _RUNS[name] = run_program("k8s", overrides=overrides, secret_keys=secret_keys)
+    return _RUNS[name]
+
+
+# -- reading manifests ---------------------------------------------------------------------------
+
+def of_kind(run: Run, kind: str) -> list[dict]:
+    return [m for m in manifests(run) if m["kind"] == kind]
+
+
+def named(run: Run, kind: str, name: str) -> dict:
+    found = [m for m in of_kind(run, kind) if m["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind}/{name}: {[m['metadata']['name'] for m in of_kind(run, kind)]}"
+    return found[0]
+
+
+def workloads(run: Run) -> list[dict]:
+    return [m for m in manifests(run) if m["kind"] in ("Deployment", "StatefulSet", "Job")]
+
+
+def workload_name(m: dict) -> str:
+    return m["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
+
+
+def by_service(run: Run) -> dict[str, dict]:
+    return {workload_name(m): m for m in workloads(run)}
+
+
+def pod(m: dict) -> dict:
+    return m["spec"]["template"]["spec"]
+
+
+def containers(m: dict) -> list[dict]:
+    return pod(m)["containers"] + pod(m).get("initContainers", [])
+
+
+def env_of(m: dict) -> dict[str, dict]:
+    return {e["name"]: e for c in containers(m) for e in c.get("env", [])}
+
+
+def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+# -- schema --------------------------------------------------------------------------------------
+
+# kubernetes-validate re-reads and re-parses the schema files on every call (about 25 ms each);
+# the files do not change, so read each once.
+_schema_contents = functools.lru_cache(maxsize=None)(kubernetes_validate.utils.schema_contents)
+
+
+@pytest.fixture
+def cached_schemas(monkeypatch):
+    monkeypatch.setattr(kubernetes_validate.utils, "schema_contents", _schema_contents)
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_every_object_is_valid_for_the_pinned_kubernetes_version(name, cached_schemas):
+    run = variant(name)
+    objects = manifests(run)
+    assert len(objects) > 20
+    errors = []
+    for manifest in objects:
+        try:
+            kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            errors.append(f"{manifest['kind']}/{manifest['metadata'].get('name')}: "
+                          f"{'.'.join(map(str, exc.path))}: {exc.message}")
+    assert not errors, "\n".join(errors)
+
+
+def test_the_stack_declares_the_expected_objects():
+    run = variant("dev")
+    kinds = {m["kind"] for m in manifests(run)}
+    assert {"Namespace", "Secret", "ConfigMap", "Deployment", "StatefulSet", "Job", "Service",
+            "NetworkPolicy"} <= kinds
+    deployments = {m["metadata"]["name"] for m in of_kind(run, "Deployment")}
+    assert deployments == {"api", "worker", "beat", "web", "sandbox", "plugin-daemon", "ssrf-proxy", "nginx"}
+    assert {m["metadata"]["name"] for m in of_kind(run, "StatefulSet")} == {"postgres", "redis", "object-store"}
+    services = {m["metadata"]["name"] for m in of_kind(run, "Service")}
+    assert services == {"api", "web", "sandbox", "plugin-daemon", "ssrf-proxy", "nginx", "postgres", "redis",
+                        "object-store"}
+    namespaces = {m["metadata"].get("namespace") for m in manifests(run) if m["kind"] != "Namespace"}
+    assert namespaces == {"dify"}
+    providers = run.of_type("pulumi:providers:kubernetes")
+    assert len(providers) == 1
+    assert all(r.provider.startswith("urn:") for r in run.resources
+               if r.custom and r.typ.startswith("kubernetes:")), "every object goes through the stack's provider"
+
+
+# -- sizing --------------------------------------------------------------------------------------
+
+def test_dev_runs_one_of_each_without_autoscaling():
+    run = variant("dev")
+    for m in of_kind(run, "Deployment") + of_kind(run, "StatefulSet"):
+        assert m["spec"]["replicas"] == 1, m["metadata"]["name"]
+        assert "topologySpreadConstraints" not in pod(m)
+    assert not of_kind(run, "HorizontalPodAutoscaler")
+    assert not of_kind(run, "PodDisruptionBudget")
+
+
+def test_small_runs_two_of_the_busy_services_without_autoscaling():
+    run = variant("small-self-hosted")
+    replicas = {m["metadata"]["name"]: m["spec"]["replicas"] for m in of_kind(run, "Deployment")}
+    assert {k for k, v in replicas.items() if v == 2} == {"api", "web", "worker", "nginx"}
+    assert {m["metadata"]["name"] for m in of_kind(run, "PodDisruptionBudget")} == {"api", "web", "worker", "nginx"}
+    assert not of_kind(run, "HorizontalPodAutoscaler")
+    api = named(run, "Deployment", "api")
+    assert {c["whenUnsatisfiable"] for c in pod(api)["topologySpreadConstraints"]} == {"ScheduleAnyway"}
+
+
+def test_production_is_highly_available():
+    run = variant("production")
+    deployments = {m["metadata"]["name"]: m for m in of_kind(run, "Deployment")}
+    minimum = {"api": 3, "web": 3, "worker": 2, "sandbox": 2, "plugin-daemon": 2, "nginx": 2, "ssrf-proxy": 2}
+    for service, replicas in minimum.items():
+        assert deployments[service]["spec"]["replicas"] >= replicas, service
+    pdbs = {m["metadata"]["name"]: m for m in of_kind(run, "PodDisruptionBudget")}
+    hpas = {m["metadata"]["name"]: m for m in of_kind(run, "HorizontalPodAutoscaler")}
+    for service in minimum:
+        deployment = deployments[service]
+        assert service in pdbs, f"{service} has no PodDisruptionBudget"
+        assert pdbs[service]["spec"]["maxUnavailable"] == 1
+        assert pdbs[service]["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+        strategy = deployment["spec"]["strategy"]
+        assert strategy["type"] == "RollingUpdate"
+        assert strategy["rollingUpdate"]["maxUnavailable"] in (0, 1)
+        spread = {c["topologyKey"]: c for c in pod(deployment)["topologySpreadConstraints"]}
+        assert set(spread) == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}, service
+        assert spread["topology.kubernetes.io/zone"]["whenUnsatisfiable"] == "DoNotSchedule"
+        for constraint in spread.values():
+            assert matches(constraint["labelSelector"]["matchLabels"],
+                           deployment["spec"]["template"]["metadata"]["labels"])
+    api = hpas["api"]["spec"]
+    assert (api["minReplicas"], api["maxReplicas"]) == (3, 10)
+    assert api["metrics"][0]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 70}
+    for name, hpa in hpas.items():
+        spec = hpa["spec"]
+        assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        assert 2 <= spec["minReplicas"] < spec["maxReplicas"] <= 10
+        assert deployments[name]["spec"]["replicas"] == spec["minReplicas"]
+    # Beat is a singleton in every preset: one replica, never two during a rollout, no autoscaler.
+    beat = deployments["beat"]
+    assert beat["spec"]["replicas"] == 1 and beat["spec"]["strategy"] == {"type": "Recreate"}
+    assert "beat" not in hpas and "beat" not in pdbs
+
+
+def test_every_container_has_requests_and_limits():
+    for name in ("dev", "production"):
+        for m in workloads(variant(name)):
+            for c in containers(m):
+                resources = c["resources"]
+                assert set(resources) == {"requests", "limits"}, c["name"]
+                assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
+    dev = by_service(variant("dev"))["api"]
+    prod = by_service(variant("production"))["api"]
+    assert containers(dev)[0]["resources"] != containers(prod)[0]["resources"]
+
+
+# -- secrets -------------------------------------------------------------------------------------
+
+def _walk(value: Any) -> Iterable[Any]:
+    yield value
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _walk(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _walk(v)
+
+
+@pytest.mark.parametrize("name", ["dev", "production", "nginx-tls"])
+def test_secret_values_live_only_in_secrets(name):
+    run = variant(name)
+    secret_values = generated_passwords(run) + list(USER_SECRETS) + ["MIIBk8MNtlsCertBody", "MIIEk8MNtlsKeyBody"]
+    found_in_secrets = set()
+    for resource in run.resources:
+        if not (resource.custom and resource.typ.startswith("kubernetes:")):
+            continue
+        text = json.dumps(resource.plain)
+        if resource.typ == "kubernetes:core/v1:Secret":
+            assert is_secret(resource.inputs["stringData"]), f"{resource.name}: stringData is not a secret"
+            found_in_secrets |= {s for s in secret_values if s in text}
+            continue
+        leaked = [s for s in secret_values if s in text]
+        assert not leaked, f"{resource.typ} {resource.name} holds a secret value"
+        assert not any(is_secret(v) for v in _walk(resource.inputs)), f"{resource.name} has a secret input"
+    generated = set(generated_passwords(run))
+    assert generated <= found_in_secrets, "every generated secret reaches a pod through a Secret"
+
+
+def test_every_secret_env_refers_to_a_secret_key_that_exists():
+    run = variant("production")
+    secrets = {m["metadata"]["name"]: m for m in of_kind(run, "Secret")}
+    refs = 0
+    for m in workloads(run):
+        for entry in env_of(m).values():
+            ref = entry.get("valueFrom", {}).get("secretKeyRef")
+            if ref is None:
+                assert isinstance(entry.get("value"), str), entry["name"]
+                continue
+            refs += 1
+            assert ref["name"] in secrets, f"{entry['name']} names a missing Secret"
+            assert ref["key"] in secrets[ref["name"]]["stringData"]
+    assert refs > 20
+    # The well-known secret names of the api are all references, never literals.
+    api_env = env_of(by_service(run)["api"])
+    for key in ("SECRET_KEY", "DB_PASSWORD", "REDIS_PASSWORD", "CELERY_BROKER_URL", "PLUGIN_DAEMON_KEY",
+                "CODE_EXECUTION_API_KEY", "INNER_API_KEY_FOR_PLUGIN", "S3_SECRET_KEY", "PGVECTOR_PASSWORD"):
+        assert "valueFrom" in api_env[key], key
+
+
+def test_configuration_files_are_config_maps_and_certificates_are_secrets():
+    run = variant("nginx-tls")
+    nginx = by_service(run)["nginx"]
+    volumes = {v["name"]: v for v in pod(nginx)["volumes"]}
+    mounts = {m["mountPath"]: m for m in containers(nginx)[0]["volumeMounts"]}
+    assert "configMap" in volumes[mounts["/etc/nginx/conf.d/default.conf"]["name"]]
+    for path in ("/etc/nginx/tls/tls.crt", "/etc/nginx/tls/tls.key"):
+        assert "secret" in volumes[mounts[path]["name"]], path
+    config_maps = {m["metadata"]["name"]: m for m in of_kind(run, "ConfigMap")}
+    conf = config_maps[volumes[mounts["/etc/nginx/conf.d/default.conf"]["name"]]["configMap"]["name"]]
+    assert "listen 443 ssl" in conf["data"]["default.conf"]
+    squid = by_service(run)["ssrf-proxy"]
+    squid_volumes = {v["name"]: v for v in pod(squid)["volumes"]}
+    squid_conf = config_maps[squid_volumes["files"]["configMap"]["name"]]["data"]["squid.conf"]
+    assert "http_access deny private_dst" in squid_conf
+    for config_map in config_maps.values():
+        assert config_map["immutable"] is True
+
+
+# -- wiring --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["dev", "production"])
+def test_selectors_match_pod_labels(name):
+    run = variant(name)
+    pods = {m["metadata"]["name"]: m["spec"]["template"]["metadata"]["labels"]
+            for m in of_kind(run, "Deployment") + of_kind(run, "StatefulSet")}
+    for m in of_kind(run, "Deployment") + of_kind(run, "StatefulSet"):
+        assert matches(m["spec"]["selector"]["matchLabels"], pods[m["metadata"]["name"]])
+    for kind in ("Service", "PodDisruptionBudget"):
+        for m in of_kind(run, kind):
+            selector = m["spec"]["selector"]
+            selector = selector.get("matchLabels", selector) if kind == "PodDisruptionBudget" else selector
+            selected = [w for w, labels in pods.items() if matches(selector, labels)]
+            assert selected == [m["metadata"]["name"]], f"{kind}/{m['metadata']['name']} selects {selected}"
+    for m in of_kind(run, "HorizontalPodAutoscaler"):
+        assert m["spec"]["scaleTargetRef"]["name"] in pods
+
+
+@pytest.mark.parametrize("name", ["dev", "production", "nginx-tls", "ingress"])
+def test_service_ports_map_to_container_ports(name):
+    run = variant(name)
+    for service in of_kind(run, "Service"):
+        targets = [w for w in workloads(run) if w["kind"] != "Job"
+                   and matches(service["spec"]["selector"], w["spec"]["template"]["metadata"]["labels"])]
+        assert len(targets) == 1
+        ports = [p for c in containers(targets[0]) for p in c.get("ports", [])]
+        for port in service["spec"]["ports"]:
+            target = port["targetPort"]
+            assert any(p["name"] == target or p["containerPort"] == target for p in ports), \
+                f"service {service['metadata']['name']} port {port['name']} -> {target}"
+
+
+@pytest.mark.parametrize("name", ["dev", "production"])
+def test_probes_hit_ports_that_exist(name):
+    probed = set()
+    for m in workloads(variant(name)):
+        for c in containers(m):
+            ports = {p["containerPort"] for p in c.get("ports", [])} | {p["name"] for p in c.get("ports", [])}
+            for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
+                probe = c.get(kind)
+                if probe is None:
+                    continue
+                handler = probe.get("httpGet") or probe.get("tcpSocket")
+                if handler is None:
+                    assert probe["exec"]["command"], f"{c['name']} {kind} has no handler"
+                    continue
+                assert handler["port"] in ports, f"{c['name']} {kind} -> {handler['port']}"
+                probed.add(c["name"])
+    assert {"api", "web", "sandbox", "plugin-daemon", "ssrf-proxy", "nginx"} <= probed
+
+
+def test_probes_use_the_real_health_endpoints():
+    services = by_service(variant("dev"))
+    expected = {"api": "/health", "sandbox": "/health", "plugin-daemon": "/health/check", "web": "/apps",
+                "nginx": "/healthz"}
+    for service, path in expected.items():
+        readiness = containers(services[service])[0]["readinessProbe"]
+        assert readiness["httpGet"]["path"] == path, service
+    assert "tcpSocket" in containers(services["ssrf-proxy"])[0]["readinessProbe"]
+    # Data services are ready when their own check passes: databases and extension, buckets, PONG.
+    ready = {name: " ".join(containers(services[name])[0]["readinessProbe"]["exec"]["command"])
+             for name in ("postgres", "redis", "object-store")}
+    assert "pg_extension" in ready["postgres"] and "dify_plugin" in ready["postgres"]
+    assert "/buckets/dify-plugins/" in ready["object-store"]
+    assert "PONG" in ready["redis"]
+    assert "tcpSocket" in containers(services["postgres"])[0]["livenessProbe"]
+
+
+def test_pods_have_no_service_links_and_the_plugin_daemon_shares_its_process_namespace():
+    services = by_service(variant("production"))
+    for name, m in services.items():
+        assert pod(m)["enableServiceLinks"] is False, name
+        assert pod(m)["automountServiceAccountToken"] is False, name
+    assert pod(services["plugin-daemon"]).get("shareProcessNamespace") is True
+    assert all("shareProcessNamespace" not in pod(m) for name, m in services.items() if name != "plugin-daemon")
+
+
+# -- migrations and upgrades ---------------------------------------------------------------------
+
+def test_migrations_run_once_in_a_job_before_the_api():
+    from components.workload import ServiceSpec
+    from stacks.kubernetes import with_migration_job
+
+    run = variant("production")
+    jobs = of_kind(run, "Job")
+    assert len(jobs) == 1
+    services = by_service(run)
+    job = services["migrate"]
+    env = env_of(job)
+    assert env["MODE"]["value"] == "migration" and env["MIGRATION_ENABLED"]["value"] == "true"
+    assert containers(job)[0]["image"] == containers(services["api"])[0]["image"]
+    assert pod(job)["restartPolicy"] == "OnFailure"
+    for service in ("api", "worker", "beat"):
+        assert env_of(services[service])["MIGRATION_ENABLED"]["value"] == "false", service
+    catalog = with_migration_job({"api": ServiceSpec(name="api", upstream_name="api", image="i",
+                                                     env={"MIGRATION_ENABLED": "true"})})
+    assert "migrate" in catalog["api"].depends_on and catalog["migrate"].run_once
+
+
+def test_rollout_order_data_then_migration_then_dify():
+    run = variant("dev")
+    declared = {r.name: r for r in run.resources if r.typ in (
+        "kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:batch/v1:Job")}
+    prefix = "dify-k8s"
+    data = {f"{prefix}-postgres", f"{prefix}-redis", f"{prefix}-object-store"}
+    assert data <= declared[f"{prefix}-migrate"].depends_on
+    assert f"{prefix}-migrate" in declared[f"{prefix}-api"].depends_on
+    for service in ("worker", "beat"):
+        assert f"{prefix}-api" in declared[f"{prefix}-{service}"].depends_on, service
+    assert f"{prefix}-ssrf-proxy" in declared[f"{prefix}-sandbox"].depends_on
+    assert {f"{prefix}-api", f"{prefix}-web", f"{prefix}-plugin-daemon"} <= declared[f"{prefix}-nginx"].depends_on
+
+
+def test_in_cluster_data_is_kept_on_destroy_and_protected_in_production():
+    run = variant("dev")
+    assert run.of_type("kubernetes:core/v1:Namespace")[0].options["retainOnDelete"] is True
+    assert not any(r.options["protect"] for r in run.of_type("kubernetes:apps/v1:StatefulSet"))
+    production = run_program("k8s", overrides={"size": "production",
+                                               "kubernetes": {"allowSelfHostedDataInProduction": True}})
+    sets = production.of_type("kubernetes:apps/v1:StatefulSet")
+    assert len(sets) == 3 and all(r.options["protect"] for r in sets)
+
+
+def test_a_version_bump_upgrades_every_dify_image_at_once():
+    overrides = {"dify": {"version": "1.14.0", "sandboxVersion": "0.2.15", "pluginDaemonVersion": "0.5.4-local"}}
+    run = run_program("k8s", overrides=overrides)
+    images = {workload_name(m): containers(m)[0]["image"] for m in workloads(run)}
+    expected = {
+        "api": "langgenius/dify-api:1.14.0", "worker": "langgenius/dify-api:1.14.0",
+        "beat": "langgenius/dify-api:1.14.0", "migrate": "langgenius/dify-api:1.14.0",
+        "web": "langgenius/dify-web:1.14.0", "sandbox": "langgenius/dify-sandbox:0.2.15",
+        "plugin-daemon": "langgenius/dify-plugin-daemon:0.5.4-local",
+    }
+    assert {k: images[k] for k in expected} == expected
+    assert run.outputs["difyVersion"] == "1.14.0"
+
+
+# -- security ------------------------------------------------------------------------------------
+
+BASELINE_CAPABILITIES = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+                         "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
+
+
+def test_containers_drop_what_their_image_does_not_need():
+    run = variant("dev")
+    services = by_service(run)
+    for name, m in services.items():
+        assert pod(m)["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        for c in containers(m):
+            context = c["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False and context["privileged"] is False
+            assert context["capabilities"]["drop"] == ["ALL"]
+            assert set(context["capabilities"].get("add", [])) <= BASELINE_CAPABILITIES, name
+    for name in ("api", "worker", "beat", "migrate", "web", "postgres", "redis", "object-store"):
+        assert pod(services[name])["securityContext"]["runAsNonRoot"] is True, name
+        assert "add" not in containers(services[name])[0]["securityContext"]["capabilities"], name
+    assert "NET_BIND_SERVICE" in containers(services["nginx"])[0]["securityContext"]["capabilities"]["add"]
+    assert "SYS_CHROOT" in containers(services["sandbox"])[0]["securityContext"]["capabilities"]["add"]
+    namespace = of_kind(run, "Namespace")[0]
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
+
+
+def test_security_profiles_follow_images_through_a_mirror():
+    services = by_service(variant("alicloud-lb"))
+    api = services["api"]
+    assert containers(api)[0]["image"].startswith("registry.cn-hangzhou.aliyuncs.com/dify/langgenius/dify-api:")
+    assert pod(api)["securityContext"]["runAsUser"] == 1001
+    nginx = containers(services["nginx"])[0]
+    assert nginx["image"] == "registry.cn-hangzhou.aliyuncs.com/dify/library/nginx:1.30.5-alpine"
+    assert "NET_BIND_SERVICE" in nginx["securityContext"]["capabilities"]["add"]
+
+
+# -- network policies ----------------------------------------------------------------------------
+
+def _selects(policy: dict, labels: dict[str, str]) -> bool:
+    return matches(policy["spec"]["podSelector"].get("matchLabels", {}), labels)
+
+
+def _peer_matches(peer: dict, labels: dict[str, str]) -> bool:
+    if "ipBlock" in peer or "namespaceSelector" in peer:
+        return False  # other namespaces / addresses: not a pod of this namespace
+    return matches(peer.get("podSelector", {}).get("matchLabels", {}), labels)
+
+
+def may_reach(policies: list[dict], source: dict[str, str], target: dict[str, str], port: int) -> bool:
+    """Whether `source` may open a connection to `target` on `port` in the same namespace."""
+    def allowed(direction: str, subject: dict[str, str], other: dict[str, str]) -> bool:
+        key, peers = ("egress", "to") if direction == "Egress" else ("ingress", "from")
+        for policy in policies:
+            if direction not in policy["spec"]["policyTypes"] or not _selects(policy, subject):
+                continue
+            for rule in policy["spec"].get(key, []):
+                ports = rule.get("ports")
+                if ports and not any(p.get("port") == port for p in ports):
+                    continue
+                if peers not in rule or any(_peer_matches(peer, other) for peer in rule[peers]):
+                    return True
+        return False
+    return allowed("Egress", source, target) and allowed("Ingress", target, source)
+
+
+def may_reach_internet(policies: list[dict], source: dict[str, str]) -> bool:
+    for policy in policies:
+        if "Egress" in policy["spec"]["policyTypes"] and _selects(policy, source):
+            if any("to" not in rule and "ports" not in rule for rule in policy["spec"].get("egress", [])):
+                return True
+    return False
+
+
+def test_network_policies_confine_the_sandbox_and_the_data_services():
+    run = variant("dev")
+    policies = of_kind(run, "NetworkPolicy")
+    default_deny = [p for p in policies if p["spec"]["podSelector"] == {}
+                    and set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"} and not p["spec"].get("ingress")]
+    assert default_deny, "no default-deny policy"
+    labels = {name: m["spec"]["template"]["metadata"]["labels"] for name, m in by_service(run).items()}
+
+    assert not may_reach_internet(policies, labels["sandbox"])
+    assert may_reach(policies, labels["sandbox"], labels["ssrf-proxy"], 3128)
+    assert may_reach_internet(policies, labels["ssrf-proxy"])
+    assert may_reach(policies, labels["api"], labels["sandbox"], 8194)
+    assert not may_reach(policies, labels["sandbox"], labels["api"], 5001)
+    assert not may_reach(policies, labels["sandbox"], labels["postgres"], 5432)
+
+    data_users = {"api", "worker", "beat", "plugin-daemon", "migrate"}
+    for data in ("postgres", "redis", "object-store"):
+        assert not may_reach_internet(policies, labels[data]), data
+        for name, source in labels.items():
+            if name in ("postgres", "redis", "object-store"):
+                continue
+            port = {"postgres": 5432, "redis": 6379, "object-store": 8333}[data]
+            assert may_reach(policies, source, labels[data], port) == (name in data_users), (name, data)
+
+    entry = [p for p in policies if _selects(p, labels["nginx"]) and p["spec"].get("ingress")
+             and any("from" not in rule for rule in p["spec"]["ingress"])]
+    assert entry, "nothing lets the load balancer reach nginx"
+    assert may_reach(policies, labels["nginx"], labels["api"], 5001)
+    assert may_reach(policies, labels["nginx"], labels["plugin-daemon"], 5002)
+
+
+def test_network_policies_can_be_turned_off():
+    run = run_program("k8s", overrides={"kubernetes": {"networkPolicies": False}})
+    assert not of_kind(run, "NetworkPolicy")
+
+
+# -- entry ---------------------------------------------------------------------------------------
+
+def test_production_entry_is_an_nlb_terminating_tls():
+    run = variant("production")
+    nginx = named(run, "Service", "nginx")
+    assert nginx["spec"]["type"] == "LoadBalancer"
+    annotations = nginx["metadata"]["annotations"]
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"] == ACM_ARN
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-type"] == "external"
+    ports = {p["port"]: p["targetPort"] for p in nginx["spec"]["ports"]}
+    assert ports == {80: "http", 443: "http"}
+    assert all(named(run, "Service", s)["spec"]["type"] == "ClusterIP" for s in ("api", "web", "plugin-daemon"))
+    assert run.outputs["entryAddress"] == LB_HOSTNAME
+    assert run.outputs["difyUrl"] == "https://dify.example.com"
+    api_env = env_of(by_service(run)["api"])
+    assert api_env["CONSOLE_API_URL"]["value"] == "https://dify.example.com"
+
+
+def test_alicloud_entry_is_a_clb_with_its_certificate():
+    run = variant("alicloud-lb")
+    annotations = named(run, "Service", "nginx")["metadata"]["annotations"]
+    prefix = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-"
+    assert annotations[f"{prefix}cert-id"] == "1234567-cn-hangzhou"
+    assert annotations[f"{prefix}protocol-port"] == "https:443,http:80"
+
+
+def test_tls_in_nginx_from_a_secret():
+    run = variant("nginx-tls")
+    nginx = named(run, "Service", "nginx")
+    assert {p["port"]: p["targetPort"] for p in nginx["spec"]["ports"]} == {80: "http", 443: "https"}
+    ports = {p["name"]: p["containerPort"] for p in containers(by_service(run)["nginx"])[0]["ports"]}
+    assert ports == {"http": 80, "https": 443}
+
+
+def test_ingress_entry():
+    run = variant("ingress")
+    assert named(run, "Service", "nginx")["spec"]["type"] == "ClusterIP"
+    ingress = named(run, "Ingress", "nginx")
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["spec"]["tls"] == [{"hosts": ["dify.example.com"], "secretName": "dify-tls"}]
+    rule = ingress["spec"]["rules"][0]
+    assert rule["host"] == "dify.example.com"
+    assert rule["http"]["paths"][0]["backend"]["service"] == {"name": "nginx", "port": {"name": "http"}}
+    assert ingress["metadata"]["annotations"] == {"a.example/b": "c"}
+    assert run.outputs["entryAddress"] == LB_HOSTNAME
+
+
+def test_dev_without_a_domain_exports_the_load_balancer_address():
+    run = variant("dev")
+    assert run.outputs["difyUrl"] == f"http://{LB_HOSTNAME}"
+    assert run.outputs["installUrl"] == f"http://{LB_HOSTNAME}/install"
+    assert run.outputs["namespace"] == "dify"
+
+
+# -- data services in the cluster ----------------------------------------------------------------
+
+def test_self_hosted_data_services_are_stateful_sets_with_claims():
+    run = variant("small-self-hosted")
+    sets = {m["metadata"]["name"]: m for m in of_kind(run, "StatefulSet")}
+    assert set(sets) == {"postgres", "redis", "object-store"}
+    for name, m in sets.items():
+        claims = m["spec"]["volumeClaimTemplates"]
+        assert len(claims) == 1 and claims[0]["spec"]["storageClassName"] == "gp3", name
+        mounts = {v["name"] for v in containers(m)[0]["volumeMounts"]}
+        assert claims[0]["metadata"]["name"] in mounts
+        assert m["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Retain"
+        assert m["spec"]["serviceName"] == name
+    postgres = sets["postgres"]
+    assert containers(postgres)[0]["image"].startswith("pgvector/pgvector:")
+    config_maps = {m["metadata"]["name"]: m for m in of_kind(run, "ConfigMap")}
+    init = config_maps[pod(postgres)["volumes"][0]["configMap"]["name"]]["data"]["10-dify.sql"]
+    assert 'CREATE DATABASE "dify_plugin"' in init and "CREATE EXTENSION IF NOT EXISTS vector" in init
+    assert env_of(postgres)["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    redis = containers(sets["redis"])[0]
+    assert "--requirepass" in " ".join(redis["args"]) and "--appendonly yes" in " ".join(redis["args"])
+    store = sets["object-store"]
+    start = config_maps[pod(store)["volumes"][0]["configMap"]["name"]]["data"]["start.sh"]
+    assert "s3.bucket.create -name dify-plugins" in start
+    assert not any(v.get("persistentVolumeClaim") for m in of_kind(run, "Deployment") for v in pod(m).get("volumes", []))
+
+
+def test_plugin_daemon_keeps_plugins_in_object_storage_and_uses_the_pip_mirror():
+    run = variant("alicloud-lb")
+    daemon = by_service(run)["plugin-daemon"]
+    env = env_of(daemon)
+    assert env["PLUGIN_STORAGE_TYPE"]["value"] == "aws_s3"
+    assert env["PLUGIN_STORAGE_OSS_BUCKET"]["value"] == "dify-plugins"
+    assert env["PIP_MIRROR_URL"]["value"] == "https://mirrors.aliyun.com/pypi/simple"
+    assert env_of(by_service(run)["sandbox"])["PIP_MIRROR_URL"]["value"] == "https://mirrors.aliyun.com/pypi/simple"
+    scratch = {v["name"]: v for v in pod(daemon)["volumes"]}
+    assert "emptyDir" in scratch["plugin-daemon-storage"], "plugin state is rebuilt from the object store"
