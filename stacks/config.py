@@ -14,6 +14,10 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from stacks.settings_alicloud import AlicloudSettings
+from stacks.settings_aws import AwsSettings
+from stacks.strict import Strict
+
 # `kubernetes` (an existing cluster) is listed first so that messages naming the original three
 # targets keep their wording.
 Target = Literal["kubernetes", "docker", "aws", "alicloud"]
@@ -33,16 +37,6 @@ _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SIZE = re.compile(r"^[1-9][0-9]*[kKmMgG]?$")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        alias_generator=to_camel,
-        populate_by_name=False,
-        frozen=True,
-        hide_input_in_errors=True,
-    )
 
 
 def _hostname(value: str) -> str:
@@ -399,18 +393,6 @@ class KubernetesSettings(Strict):
             or (self.entry == "loadBalancer" and self.load_balancer.certificate is not None)
             or (self.entry == "ingress" and self.ingress.tls_secret is not None)
         )
-
-
-class AwsSettings(Strict):
-    region: str = "us-east-1"
-    availability_zones: int = Field(default=3, ge=2, le=3)
-    hosted_zone: Optional[str] = None
-
-
-class AlicloudSettings(Strict):
-    region: str = "cn-hangzhou"
-    zones: list[str] = Field(default_factory=list)
-    certificate_id: Optional[str] = None
 
 
 class StackConfig(Strict):

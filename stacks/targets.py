@@ -1,21 +1,32 @@
-"""The compositions, one per target."""
+"""The compositions, one per target, each a module with `deploy(config) -> outputs`."""
 
 from __future__ import annotations
 
-from stacks import docker, kubernetes
+import importlib
+import importlib.util
+
 from stacks.config import StackConfig
 from stacks.loader import ConfigError
 
-COMPOSITIONS = {"docker": docker.deploy, "kubernetes": kubernetes.deploy}
+COMPOSITIONS = {
+    "docker": "stacks.docker",
+    "kubernetes": "stacks.kubernetes",
+    "aws": "stacks.aws",
+    "alicloud": "stacks.alicloud",
+}
 
 
 def deploy(config: StackConfig) -> dict[str, object]:
-    composition = COMPOSITIONS.get(config.target)
-    if composition is None:
-        available = ", ".join(sorted(COMPOSITIONS))
+    module_name = COMPOSITIONS[config.target]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as missing:
+        if missing.name != module_name:
+            raise
+        available = ", ".join(t for t, m in COMPOSITIONS.items() if importlib.util.find_spec(m))
         raise ConfigError(
             f"target {config.target!r} is validated but this release deploys only: {available}. "
             "Set `pulumi config set target docker` to deploy on a Docker host, or "
             "`pulumi config set target kubernetes` to deploy on an existing cluster."
-        )
-    return composition(config)
+        ) from None
+    return module.deploy(config)

@@ -1,0 +1,16 @@
+"""The base of every config section."""
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+
+class Strict(BaseModel):
+    """Base of every config section: camelCase keys, unknown keys rejected, values never echoed."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=False,
+        frozen=True,
+        hide_input_in_errors=True,
+    )
