@@ -262,6 +262,3 @@ def _with_extra_env(catalog: dict[str, ServiceSpec], extra: dict[str, dict[str, 
         catalog[service.name] = replace(service, env={**service.env, **env})
     return catalog
 
-
-def all_secret_values(catalog: dict[str, ServiceSpec]) -> list[pulumi.Output[str]]:
-    return [value for service in catalog.values() for value in service.secret_env.values()]
