@@ -17,7 +17,7 @@ so the new release's migrations run before the new api rolls out, all in one `pu
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Optional
+from typing import Callable, Optional, Union
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -96,13 +96,15 @@ def deploy_on_cluster(
     config: StackConfig,
     provider: k8s.Provider,
     entry: Optional[Entry] = None,
-    data: Optional[DataServices] = None,
+    data: Optional[Union[DataServices, Callable[[KubernetesRuntime], DataServices]]] = None,
     name: Optional[str] = None,
     service_account: Optional[str] = None,
 ) -> dict[str, object]:
     """Dify on the cluster behind `provider`. `entry` defaults to config's; `data` defaults to
-    self-hosted or external data services as config says (cloud targets pass their managed ones);
-    `service_account` (bound to a cloud identity by the target) runs the pods that use data."""
+    self-hosted or external data services as config says (cloud targets pass their managed ones,
+    or a function of the runtime when they also run something in the namespace, e.g. a Job that
+    prepares a managed database); `service_account` (bound to a cloud identity by the target) runs
+    the pods that use data."""
     name = name or naming.prefix()
     k = config.kubernetes
     entry = entry or entry_from_config(config)
@@ -119,6 +121,8 @@ def deploy_on_cluster(
         keep_namespace=k.keep_data_on_destroy,
         service_account=service_account,
     )
+    if callable(data):
+        data = data(runtime)
     data = data or self_hosted_or_external(name, config, runtime)
     secrets = DifySecrets(f"{name}-secrets")
     tls = k.tls_enabled or entry.tls_at_load_balancer

@@ -1,0 +1,193 @@
+"""Target `alicloud`: Dify on Alibaba Cloud in the production shape of the Compute Nest service.
+
+VPC across two zones (+ NAT) -> ACK managed cluster (Terway, RRSA) and node pool -> RDS PostgreSQL
+(pgvector), Tair/Redis (standard), OSS, ACR EE (plugin namespace, Docker Hub mirrors) -> a CLB the
+nginx Service reuses, with TLS -> an Alidns record. Dify itself is the `kubernetes` target's
+rendering (`deploy_on_cluster`) with these data services and this entry.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+from components.alicloud.sdk import alicloud
+
+from components import images, naming
+from components.alicloud.cluster import AckCluster
+from components.alicloud.dns import AlidnsName, record_name
+from components.alicloud.entry import ClbEntry
+from components.alicloud.network import AlicloudNetwork
+from components.alicloud.postgres import ManagedPostgres
+from components.alicloud.redis import ManagedRedis
+from components.alicloud.registry import AcrRegistry
+from components.alicloud.storage import OssStorage
+from components.endpoints import DataEndpoints
+from components.kubernetes_runtime import KubernetesRuntime
+from components.object_store import external_object_store
+from components.postgres import external_postgres
+from components.redis import external_redis
+from stacks.config import RegistrySettings, StackConfig
+from stacks.data import DataServices
+from stacks.kubernetes import deploy_on_cluster
+from stacks.loader import ConfigError
+from stacks.settings_alicloud import AlicloudSettings
+
+
+def check(config: StackConfig) -> None:
+    """What the alicloud target cannot do, reported before any resource is declared."""
+    ali = config.alicloud
+    assert ali is not None
+    problems = []
+    for key, settings in (("postgres", config.postgres), ("redis", config.redis),
+                          ("objectStorage", config.object_storage)):
+        if settings.mode == "self-hosted":
+            problems.append(f"{key}.mode: target alicloud uses managed services (or external ones you run); "
+                            f"set `pulumi config set --path {key}.mode managed`")
+    if config.object_storage.mode == "managed" and config.object_storage.kind not in (None, "oss"):
+        problems.append("objectStorage.kind: target alicloud manages OSS; remove the key or set it to oss")
+    if config.size == "production" and ali.rds.category == "Basic":
+        problems.append("alicloud.rds.category: size production runs RDS HighAvailability (a standby in the "
+                        "second zone); remove the key or set it to HighAvailability")
+    if ali.acr.mirror_images and config.registry.mirror:
+        problems.append("registry.mirror: target alicloud mirrors Docker Hub into its ACR EE instance; remove "
+                        "registry.mirror, or set alicloud.acr.mirrorImages false to pull through your mirror")
+    if ali.dns_zone is not None:
+        if config.domain is None:
+            problems.append("alicloud.dnsZone needs `domain` (the name to create in the zone)")
+        else:
+            try:
+                record_name(config.domain, ali.dns_zone)
+            except ValueError as exc:
+                problems.append(f"alicloud.dnsZone: {exc}")
+    k = config.kubernetes
+    if k.entry != "loadBalancer":
+        problems.append("kubernetes.entry: target alicloud enters through the CLB it creates; remove the key")
+    if k.load_balancer.certificate is not None or k.tls is not None:
+        problems.append("kubernetes.loadBalancer.certificate / kubernetes.tls: on target alicloud TLS ends at "
+                        "the CLB; set alicloud.certificateId instead")
+    if ali.vpc_id is not None and "vpc_cidr" not in ali.model_fields_set:
+        problems.append("alicloud.vpcCidr: with alicloud.vpcId give the VPC's CIDR block (the database and "
+                        "Redis whitelists allow it)")
+    if problems:
+        project = pulumi.get_project()
+        raise ConfigError("invalid stack configuration:\n  - " + "\n  - ".join(f"{project}:{p}" for p in problems))
+
+
+def pick_zones(ali: AlicloudSettings, instance_type: str, provider: pulumi.ProviderResource) -> list[str]:
+    if ali.zones:
+        return list(ali.zones)
+    found = alicloud.get_zones(available_resource_creation="VSwitch", available_instance_type=instance_type,
+                               opts=pulumi.InvokeOptions(provider=provider))
+    ids = sorted(z.id for z in found.zones)
+    if len(ids) < 2:
+        raise ConfigError(f"{pulumi.get_project()}:alicloud.zones: region {ali.region} offers fewer than two zones "
+                          f"for {instance_type}; set alicloud.zones or alicloud.nodeInstanceTypes")
+    return ids[:2]
+
+
+def mirrored_images(config: StackConfig) -> list[str]:
+    """Every Docker Hub image the deployment pulls: Dify's, the edge's, and the db-init Job's."""
+    tags = config.dify.sidecar_tags
+    return [
+        f"{images.DIFY_API}:{config.dify.version}",
+        f"{images.DIFY_WEB}:{config.dify.version}",
+        f"{images.DIFY_SANDBOX}:{tags['sandbox']}",
+        f"{images.DIFY_PLUGIN_DAEMON}:{tags['plugin_daemon']}",
+        images.NGINX,
+        images.SQUID,
+        images.POSTGRES_PGVECTOR,
+    ]
+
+
+def deploy(config: StackConfig) -> dict[str, object]:
+    check(config)
+    ali = config.alicloud
+    assert ali is not None
+    name = naming.prefix()
+    sizing = ali.sized(config.size)
+    provider = alicloud.Provider(f"{name}-alicloud", region=ali.region)
+    on_cloud = pulumi.ResourceOptions(providers=[provider])
+    zones = pick_zones(ali, sizing.node_instance_types[0], provider)
+
+    network = AlicloudNetwork(f"{name}-network", ali, zones, opts=on_cloud)
+    whitelist = [network.vpc_cidr] + ([ali.flannel_pod_cidr] if ali.flannel_pod_cidr else [])
+
+    registry = AcrRegistry(f"{name}-registry", ali.acr, ali.region, sizing, network,
+                           mirrored_images(config) if ali.acr.mirror_images else (), opts=on_cloud)
+    if ali.acr.mirror_images:
+        config = config.model_copy(update={"registry": RegistrySettings.model_validate({"mirror": registry.endpoint})})
+
+    cluster = AckCluster(f"{name}-cluster", ali, sizing, network, config.kubernetes.namespace,
+                         provider_depends_on=registry.ready, opts=on_cloud)
+
+    postgres: Optional[ManagedPostgres] = None
+    internal: dict[str, object] = {}
+    if config.postgres.mode == "managed":
+        postgres = ManagedPostgres(f"{name}-postgres", config.postgres, ali.rds, sizing, network, whitelist,
+                                   opts=on_cloud)
+        pg_endpoint = postgres.endpoint
+        internal["postgres"] = pulumi.Output.concat(postgres.host, ":", postgres.port.apply(str))
+    else:
+        pg_endpoint = external_postgres(config.postgres)
+    if config.redis.mode == "managed":
+        redis = ManagedRedis(f"{name}-redis", config.redis, ali.kvstore, sizing, network, whitelist, opts=on_cloud)
+        redis_endpoint = redis.endpoint
+        internal["redis"] = pulumi.Output.concat(redis.host, ":6379")
+    else:
+        redis_endpoint = external_redis(config.redis)
+    bucket: pulumi.Input[Optional[str]] = None
+    if config.object_storage.mode == "managed":
+        storage = OssStorage(f"{name}-files", ali.region, sizing, config.object_storage.bucket, opts=on_cloud)
+        store_endpoint = storage.endpoint
+        bucket = storage.bucket.bucket
+        internal["object-store"] = storage.endpoint_url
+    else:
+        store_endpoint = external_object_store(config.object_storage)
+        bucket = config.object_storage.bucket
+    endpoints = DataEndpoints(pg_endpoint, redis_endpoint, store_endpoint)
+
+    def data(runtime: KubernetesRuntime) -> DataServices:
+        workloads = []
+        if postgres is not None:
+            # Dify's migration (and every service that uses data) waits for this Job.
+            workloads.append(runtime.run(postgres.init_spec(config.registry.mirror), depends_on=postgres.ready,
+                                         parent=postgres))
+        return DataServices(endpoints, workloads, internal)  # type: ignore[arg-type]
+
+    entry = ClbEntry(f"{name}-entry", ali, sizing, zones, opts=on_cloud)
+    outputs = deploy_on_cluster(config, cluster.provider, entry=entry.entry, data=data, name=name)
+
+    address = entry.address
+    scheme = "https" if ali.certificate_id else "http"
+    url = (pulumi.Output.from_input(f"{scheme}://{config.domain}") if config.domain
+           else address.apply(lambda a: f"{scheme}://{a}"))
+    result: dict[str, object] = {
+        **outputs,
+        "difyUrl": url,
+        "installUrl": url.apply(lambda u: f"{u}/install"),
+        "entryAddress": address,
+        "loadBalancerAddress": address,
+        "loadBalancerId": entry.load_balancer.id,
+        "region": ali.region,
+        "zones": zones,
+        "clusterId": cluster.cluster_id,
+        "kubeconfig": cluster.kubeconfig,
+        "postgresEndpoint": internal.get("postgres") or f"{pg_endpoint.host}:{pg_endpoint.port}",
+        "redisEndpoint": internal.get("redis") or f"{redis_endpoint.host}:{redis_endpoint.port}",
+        "bucket": bucket,
+        "registry": {
+            "endpoint": registry.endpoint,
+            "instanceId": registry.instance_id,
+            "pluginNamespace": f"{registry.endpoint}/{ali.acr.plugin_namespace}",
+            "mirrors": registry.mirrors,
+        },
+    }
+    if config.domain and ali.dns_zone:
+        record = AlidnsName(f"{name}-dns", config.domain, ali.dns_zone, address, opts=on_cloud)
+        result["dnsRecord"] = record.record.id
+    elif config.domain:
+        # What Compute Nest prints when it manages no DNS zone: add it to /etc/hosts, or create
+        # the record at your DNS provider.
+        result["hostsLine"] = address.apply(lambda a: f"{a} {config.domain}")
+    return result
