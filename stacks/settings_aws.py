@@ -1,15 +1,214 @@
-"""The `aws` section of the stack config (target aws)."""
+"""The `aws` section of the stack config (target aws).
+
+Sizes (node group, RDS class, cache node type, backups) default from `size`; every key here
+overrides its preset value. An existing VPC is given by `vpcId` with `privateSubnetIds` and
+`publicSubnetIds` (all three, or none: a new VPC is built across `availabilityZones`).
+"""
 
 from __future__ import annotations
 
-from typing import Optional
+import ipaddress
+import re
+from typing import Literal, Optional
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from stacks.strict import Strict
+
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(role|user|assumed-role)/.+$")
+_ACM = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$")
+_PTC_SECRET = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:ecr-pullthroughcache/.+$")
+_INSTANCE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+
+
+class PullThroughCacheSettings(Strict):
+    """Pull Dify's (and every Docker Hub) image through an ECR pull-through cache rule. Docker Hub
+    requires credentials: a Secrets Manager secret named `ecr-pullthroughcache/...` holding
+    `{"username": ..., "accessToken": ...}`."""
+
+    docker_hub_credential_arn: str
+
+    @field_validator("docker_hub_credential_arn")
+    @classmethod
+    def _secret(cls, value: str) -> str:
+        if not _PTC_SECRET.match(value):
+            raise ValueError(
+                "give the ARN of a Secrets Manager secret whose name starts with ecr-pullthroughcache/ "
+                "(arn:aws:secretsmanager:<region>:<account>:secret:ecr-pullthroughcache/<name>)"
+            )
+        return value
 
 
 class AwsSettings(Strict):
     region: str = "us-east-1"
     availability_zones: int = Field(default=3, ge=2, le=3)
+    # A new VPC: private subnets /19 (pods take VPC addresses), public /22, per zone.
+    vpc_cidr: str = "10.0.0.0/16"
+    # NAT: `perZone` (production default) or `single` (dev/small default, one shared gateway).
+    nat_gateways: Optional[Literal["perZone", "single"]] = None
+    vpc_id: Optional[str] = None
+    private_subnet_ids: list[str] = Field(default_factory=list)
+    public_subnet_ids: list[str] = Field(default_factory=list)
+    # EKS.
+    kubernetes_version: str = "1.33"
+    api_access_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"])
+    cluster_admin_arns: list[str] = Field(default_factory=list)
+    node_instance_types: Optional[list[str]] = None
+    node_min_size: Optional[int] = Field(default=None, ge=1, le=100)
+    node_desired_size: Optional[int] = Field(default=None, ge=1, le=100)
+    node_max_size: Optional[int] = Field(default=None, ge=1, le=100)
+    node_disk_gb: int = Field(default=50, ge=20, le=1000)
+    # RDS for PostgreSQL.
+    postgres_version: str = "17"
+    rds_instance_class: Optional[str] = None
+    rds_storage_gb: Optional[int] = Field(default=None, ge=20, le=65536)
+    backup_retention_days: Optional[int] = Field(default=None, ge=1, le=35)
+    # ElastiCache.
+    redis_engine: Literal["valkey", "redis"] = "valkey"
+    redis_node_type: Optional[str] = None
+    # Entry and name.
     hosted_zone: Optional[str] = None
+    certificate_arn: Optional[str] = None
+    load_balancer_internal: bool = False
+    load_balancer_source_ranges: list[str] = Field(default_factory=list)
+    # Registry.
+    pull_through_cache: Optional[PullThroughCacheSettings] = None
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not _REGION.match(value):
+            raise ValueError(f"{value!r} is not an AWS region such as us-east-1 or eu-central-1")
+        return value
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _vpc_cidr(cls, value: str) -> str:
+        try:
+            network = ipaddress.ip_network(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a CIDR such as 10.0.0.0/16") from None
+        if network.version != 4 or not 16 <= network.prefixlen <= 20:
+            raise ValueError("give an IPv4 CIDR between /16 and /20, e.g. 10.0.0.0/16")
+        return value
+
+    @field_validator("api_access_cidrs", "load_balancer_source_ranges")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not a CIDR such as 203.0.113.0/24") from None
+        return value
+
+    @field_validator("vpc_id")
+    @classmethod
+    def _vpc_id(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not re.match(r"^vpc-[0-9a-f]{8,17}$", value):
+            raise ValueError("give a VPC ID such as vpc-0123456789abcdef0")
+        return value
+
+    @field_validator("private_subnet_ids", "public_subnet_ids")
+    @classmethod
+    def _subnet_ids(cls, value: list[str]) -> list[str]:
+        for subnet in value:
+            if not re.match(r"^subnet-[0-9a-f]{8,17}$", subnet):
+                raise ValueError(f"{subnet!r} is not a subnet ID such as subnet-0123456789abcdef0")
+        return value
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _k8s_version(cls, value: str) -> str:
+        if not re.match(r"^1\.(2[89]|3\d)$", value):
+            raise ValueError("give an EKS Kubernetes minor version such as 1.33")
+        return value
+
+    @field_validator("cluster_admin_arns")
+    @classmethod
+    def _principals(cls, value: list[str]) -> list[str]:
+        for arn in value:
+            if not _ARN.match(arn) or ":assumed-role/" in arn:
+                raise ValueError(f"{arn!r} is not an IAM role or user ARN (arn:aws:iam::<account>:role/<name>)")
+        return value
+
+    @field_validator("node_instance_types")
+    @classmethod
+    def _instance_types(cls, value: Optional[list[str]]) -> Optional[list[str]]:
+        if value is not None:
+            if not value:
+                raise ValueError("give at least one EC2 instance type, e.g. [m6i.xlarge]")
+            for instance in value:
+                if not _INSTANCE.match(instance):
+                    raise ValueError(f"{instance!r} is not an EC2 instance type such as m6i.xlarge")
+        return value
+
+    @field_validator("postgres_version")
+    @classmethod
+    def _postgres_version(cls, value: str) -> str:
+        match = re.match(r"^(\d+)(\.\d+)?$", value)
+        if not match or int(match.group(1)) < 16:
+            raise ValueError("give PostgreSQL 16 or newer, as a major version (17) or major.minor (17.5)")
+        return value
+
+    @field_validator("rds_instance_class")
+    @classmethod
+    def _rds_class(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not re.match(r"^db\.[a-z0-9]+\.[a-z0-9]+$", value):
+            raise ValueError(f"{value!r} is not an RDS instance class such as db.m7g.large")
+        return value
+
+    @field_validator("redis_node_type")
+    @classmethod
+    def _cache_node(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not re.match(r"^cache\.[a-z0-9]+\.[a-z0-9]+$", value):
+            raise ValueError(f"{value!r} is not an ElastiCache node type such as cache.r7g.large")
+        return value
+
+    @field_validator("hosted_zone")
+    @classmethod
+    def _zone(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return None
+        value = value.strip().lower().rstrip(".")
+        if not re.match(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", value):
+            raise ValueError(f"{value!r} is not a DNS zone name such as example.com")
+        return value
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _certificate(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not _ACM.match(value):
+            raise ValueError("give an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "AwsSettings":
+        existing = (self.vpc_id is not None, bool(self.private_subnet_ids), bool(self.public_subnet_ids))
+        if any(existing) and not all(existing):
+            raise ValueError(
+                "an existing VPC needs aws.vpcId, aws.privateSubnetIds and aws.publicSubnetIds together "
+                "(or none of them for a new VPC)"
+            )
+        if self.vpc_id is not None:
+            if len(self.private_subnet_ids) < 2 or len(self.public_subnet_ids) < 2:
+                raise ValueError(
+                    "aws.privateSubnetIds and aws.publicSubnetIds need two or more subnets each, in different "
+                    "availability zones (EKS, RDS and ElastiCache require two zones)"
+                )
+            if self.nat_gateways is not None:
+                raise ValueError("aws.natGateways applies to a new VPC; an existing VPC keeps its own routing")
+        sizes = [s for s in (self.node_min_size, self.node_desired_size, self.node_max_size) if s is not None]
+        if len(sizes) == 3 and not self.node_min_size <= self.node_desired_size <= self.node_max_size:  # type: ignore[operator]
+            raise ValueError("aws.nodeMinSize <= aws.nodeDesiredSize <= aws.nodeMaxSize must hold")
+        if self.hosted_zone is not None and self.certificate_arn is not None:
+            raise ValueError(
+                "aws.hostedZone and aws.certificateArn both provide the certificate; with a hosted zone an ACM "
+                "certificate is issued and validated here, so set only one"
+            )
+        return self
+
+    @property
+    def existing_vpc(self) -> bool:
+        return self.vpc_id is not None

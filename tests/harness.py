@@ -171,7 +171,7 @@ def manifests(run: "Run") -> list[dict[str, Any]]:
     (secrets revealed, generated names filled in)."""
     result = []
     for r in run.resources:
-        if not (r.custom and r.typ.startswith("kubernetes:")):
+        if not (r.custom and r.typ.startswith("kubernetes:")) or r.typ.startswith("kubernetes:helm.sh/"):
             continue
         api_version, kind = api_version_kind(r.typ)
         manifest = _integral(reveal(r.inputs))

@@ -85,7 +85,10 @@ def test_prod_stack_file_validates():
     assert config.postgres.mode == config.redis.mode == config.object_storage.mode == "managed"
 
 
-def test_cloud_target_stops_with_a_clear_message():
+def test_a_target_without_its_composition_stops_with_a_clear_message(monkeypatch):
+    from stacks import targets
+
+    monkeypatch.setitem(targets.COMPOSITIONS, "aws", "stacks.not_in_this_release")
     with pytest.raises(Exception) as raised:
         run_program("prod")
     assert "target 'aws'" in str(raised.value)

@@ -1,0 +1,142 @@
+"""RDS for PostgreSQL with pgvector, in the private subnets.
+
+- PostgreSQL 17 by default (pgvector ships with RDS PostgreSQL); gp3 storage that grows on its own
+  up to twice its size, encrypted; Multi-AZ, deletion protection, a final snapshot and `protect`
+  in production; automated backups kept `backupRetentionDays`.
+- TLS: RDS PostgreSQL 15+ sets `rds.force_ssl=1`; the parameter group says so explicitly, and Dify's
+  api (libpq `prefer`) and plugin daemon (DB_SSL_MODE=require) both speak TLS.
+- Reachable only from the cluster's security group, on 5432.
+- RDS creates one database (`dify`) owned by the master user. A one-off Kubernetes Job, run inside
+  the VPC (the deploy machine cannot reach private subnets), creates `dify_plugin` and the `vector`
+  extension, and proves both before Dify migrates.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import pulumi
+from components.aws.sdk import aws
+import pulumi_random as random
+
+from components import images
+from components.endpoints import PostgresEndpoint
+from components.workload import APP_NET, ServiceSpec
+from stacks.config import PostgresSettings
+
+PORT = 5432
+INIT_JOB = "db-init"
+
+
+def init_script() -> str:
+    """Waits for the server, creates the plugin database and `vector` if missing, and checks both."""
+    return "\n".join([
+        "set -eu",
+        'until pg_isready -q -d "$DIFY_DB"; do echo "waiting for PostgreSQL"; sleep 5; done',
+        'psql -v ON_ERROR_STOP=1 -d "$DIFY_DB" -tAc '
+        '"SELECT 1 FROM pg_database WHERE datname = \'$DIFY_PLUGIN_DB\'" | grep -q 1 '
+        '|| psql -v ON_ERROR_STOP=1 -d "$DIFY_DB" -c "CREATE DATABASE \\"$DIFY_PLUGIN_DB\\""',
+        'psql -v ON_ERROR_STOP=1 -d "$DIFY_DB" -c "CREATE EXTENSION IF NOT EXISTS vector"',
+        'psql -v ON_ERROR_STOP=1 -d "$DIFY_DB" -tAc "SELECT NULL::vector(3) IS NULL"',
+        'psql -v ON_ERROR_STOP=1 -d "$DIFY_PLUGIN_DB" -tAc "SELECT 1"',
+    ])
+
+
+def parameter_family(version: str) -> str:
+    return f"postgres{version.split('.')[0]}"
+
+
+class RdsPostgres(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        settings: PostgresSettings,
+        *,
+        version: str,
+        instance_class: str,
+        storage_gb: int,
+        backup_retention_days: int,
+        production: bool,
+        vpc_id: pulumi.Input[str],
+        subnet_ids: Sequence[pulumi.Input[str]],
+        client_security_group_id: pulumi.Input[str],
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> None:
+        super().__init__("dify:aws:RdsPostgres", name, None, opts)
+        self.settings = settings
+        child = pulumi.ResourceOptions(parent=self)
+        stateful = pulumi.ResourceOptions(parent=self, protect=production)
+
+        subnets = aws.rds.SubnetGroup(f"{name}-subnets", subnet_ids=list(subnet_ids),
+                                      description=f"{name}: private subnets", opts=child)
+        self.security_group = aws.ec2.SecurityGroup(
+            f"{name}-sg", vpc_id=vpc_id, description=f"{name}: PostgreSQL from the EKS cluster only",
+            revoke_rules_on_delete=True, opts=child)
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-from-cluster", security_group_id=self.security_group.id, ip_protocol="tcp",
+            from_port=PORT, to_port=PORT, referenced_security_group_id=client_security_group_id,
+            description="EKS cluster (nodes and pods)", opts=child)
+        parameters = aws.rds.ParameterGroup(
+            f"{name}-params", family=parameter_family(version), description=f"{name}: TLS only",
+            parameters=[{"name": "rds.force_ssl", "value": "1"}], opts=child)
+
+        self.password = pulumi.Output.secret(random.RandomPassword(
+            f"{name}-password", length=32, special=False, opts=child).result)
+        self.instance = aws.rds.Instance(
+            f"{name}-rds",
+            engine="postgres",
+            engine_version=version,
+            auto_minor_version_upgrade=True,
+            instance_class=instance_class,
+            allocated_storage=storage_gb,
+            max_allocated_storage=storage_gb * 2,
+            storage_type="gp3",
+            storage_encrypted=True,
+            db_name=settings.database,
+            username=settings.user,
+            password=self.password,
+            port=PORT,
+            db_subnet_group_name=subnets.name,
+            vpc_security_group_ids=[self.security_group.id],
+            parameter_group_name=parameters.name,
+            publicly_accessible=False,
+            multi_az=production,
+            backup_retention_period=backup_retention_days,
+            copy_tags_to_snapshot=True,
+            deletion_protection=production,
+            skip_final_snapshot=not production,
+            final_snapshot_identifier=f"{name}-final" if production else None,
+            performance_insights_enabled=True,
+            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            apply_immediately=not production,
+            opts=stateful,
+        )
+        self.host: pulumi.Output[str] = self.instance.address
+        self.endpoint = PostgresEndpoint(
+            host=self.host, port=PORT, user=settings.user, password=self.password,
+            database=settings.database, plugin_database=settings.plugin_database,
+            pgvector=True, ssl_mode="require",
+        )
+        self.register_outputs({"host": self.host, "identifier": self.instance.identifier})
+
+    def init_spec(self, mirror: Optional[str]) -> ServiceSpec:
+        """The Job that prepares the databases from inside the VPC."""
+        return ServiceSpec(
+            name=INIT_JOB,
+            upstream_name="db_init",
+            image=images.image_ref(images.POSTGRES_PGVECTOR, mirror),
+            entrypoint=("/bin/sh", "-c"),
+            command=(init_script(),),
+            env={
+                "PGHOST": self.host,
+                "PGPORT": str(PORT),
+                "PGUSER": self.settings.user,
+                "PGSSLMODE": "require",
+                "PGCONNECT_TIMEOUT": "10",
+                "DIFY_DB": self.settings.database,
+                "DIFY_PLUGIN_DB": self.settings.plugin_database,
+            },
+            secret_env={"PGPASSWORD": self.password},
+            networks=frozenset({APP_NET}),
+            run_once=True,
+        )

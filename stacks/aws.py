@@ -1,0 +1,236 @@
+"""Target `aws`: Dify on EKS with RDS PostgreSQL (pgvector), ElastiCache, S3, ECR, an ALB with ACM TLS
+and a Route 53 record.
+
+VPC across 2-3 zones (or an existing one) -> EKS (access entries, IRSA, VPC CNI with network policy)
+and a managed node group -> the AWS Load Balancer Controller -> RDS, ElastiCache and S3 (or external
+services you run) -> Dify, rendered by the `kubernetes` target's code (`deploy_on_cluster`), its
+data pods running as a service account whose IAM role reaches the one bucket -> an ALB from the
+nginx Ingress -> an alias record in the hosted zone.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+from components.aws.sdk import aws
+import pulumi_kubernetes as k8s
+
+from components import naming
+from components.aws.cluster import EksCluster, NodeGroupSize
+from components.aws.entry import ValidatedCertificate, alb_entry, alias_record, zone_for
+from components.aws.load_balancer_controller import LoadBalancerController
+from components.aws.network import Network
+from components.aws.postgres import RdsPostgres
+from components.aws.redis import ElastiCacheRedis
+from components.aws.registry import EcrRegistry
+from components.aws.sizing import PRESETS, AwsPreset
+from components.aws.storage import S3Storage
+from components.dify.nginx import HEALTH_PATH
+from components.endpoints import DataEndpoints
+from components.kubernetes_runtime import KubernetesRuntime
+from components.object_store import external_object_store
+from components.postgres import external_postgres
+from components.redis import external_redis
+from stacks.config import RegistrySettings, StackConfig
+from stacks.data import DataServices
+from stacks.kubernetes import deploy_on_cluster
+from stacks.loader import ConfigError
+from stacks.settings_aws import AwsSettings
+
+SERVICE_ACCOUNT = "dify"
+
+
+def node_group_size(settings: AwsSettings, preset: AwsPreset) -> NodeGroupSize:
+    return NodeGroupSize(
+        instance_types=tuple(settings.node_instance_types or preset.node_instance_types),
+        min_size=settings.node_min_size or preset.node_min,
+        desired_size=settings.node_desired_size or preset.node_desired,
+        max_size=settings.node_max_size or preset.node_max,
+        disk_gb=settings.node_disk_gb,
+    )
+
+
+def check(config: StackConfig) -> None:
+    """What the aws target cannot do, reported before any resource is declared."""
+    settings = config.aws
+    assert settings is not None
+    problems = []
+    for key, data in (("postgres", config.postgres), ("redis", config.redis), ("objectStorage", config.object_storage)):
+        if data.mode == "self-hosted":
+            problems.append(f"{key}.mode: target aws uses managed services (or external ones you run); "
+                            f"set `pulumi config set --path {key}.mode managed`")
+    if config.object_storage.mode == "managed" and config.object_storage.kind not in (None, "s3"):
+        problems.append("objectStorage.kind: target aws manages S3; remove the key or set it to s3")
+    if config.object_storage.mode == "managed" and config.object_storage.plugin_bucket not in (
+            None, config.object_storage.bucket):
+        problems.append("objectStorage.pluginBucket: target aws keeps plugin packages in the one bucket it "
+                        "manages; remove the key")
+    if settings.pull_through_cache is not None and config.registry.mirror:
+        problems.append("registry.mirror: aws.pullThroughCache pulls Docker Hub images through ECR; remove "
+                        "registry.mirror, or remove aws.pullThroughCache to pull through your mirror")
+    if settings.hosted_zone is not None:
+        if config.domain is None:
+            problems.append("aws.hostedZone needs `domain` (the name to create in the zone)")
+        else:
+            try:
+                zone_for(config.domain, settings.hosted_zone)
+            except ValueError as exc:
+                problems.append(f"aws.hostedZone: {exc}; set `domain` to a name in the zone")
+    k = config.kubernetes
+    if "entry" in k.model_fields_set or "ingress" in k.model_fields_set or "load_balancer" in k.model_fields_set:
+        problems.append("kubernetes.entry / kubernetes.ingress / kubernetes.loadBalancer: target aws enters "
+                        "through the ALB it creates; remove them (aws.loadBalancerInternal and "
+                        "aws.loadBalancerSourceRanges shape it)")
+    if k.tls is not None:
+        problems.append("kubernetes.tls: on target aws TLS ends at the ALB; set aws.hostedZone (a certificate "
+                        "is issued) or aws.certificateArn instead")
+    nodes = node_group_size(settings, PRESETS[config.size])
+    if not nodes.min_size <= nodes.desired_size <= nodes.max_size:
+        problems.append(f"aws.nodeMinSize/nodeDesiredSize/nodeMaxSize: with size {config.size}'s defaults they "
+                        f"give {nodes.min_size}/{nodes.desired_size}/{nodes.max_size}; min <= desired <= max must hold")
+    if problems:
+        project = pulumi.get_project()
+        raise ConfigError("invalid stack configuration:\n  - " + "\n  - ".join(f"{project}:{p}" for p in problems))
+
+
+def pick_zones(settings: AwsSettings, provider: aws.Provider) -> list[str]:
+    found = aws.get_availability_zones(
+        state="available", filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+        opts=pulumi.InvokeOptions(provider=provider))
+    names = sorted(found.names)
+    if len(names) < settings.availability_zones:
+        raise ConfigError(f"{pulumi.get_project()}:aws.availabilityZones: region {settings.region} offers "
+                          f"{len(names)} zones; set aws.availabilityZones to {len(names)} or less")
+    return names[:settings.availability_zones]
+
+
+def deploy(config: StackConfig) -> dict[str, object]:
+    check(config)
+    settings = config.aws
+    assert settings is not None
+    name = naming.prefix()
+    preset = PRESETS[config.size]
+    production = preset.production
+    provider = aws.Provider(f"{name}-aws", region=settings.region, default_tags={
+        "tags": {"app": "dify", "managed-by": "pulumi", "dify-stack": pulumi.get_stack()}})
+    on_cloud = pulumi.ResourceOptions(providers=[provider])
+    invoke = pulumi.InvokeOptions(provider=provider)
+    identity = aws.get_caller_identity(opts=invoke)
+    partition = aws.get_partition(opts=invoke).partition
+    # An assumed-role session cannot hold an access entry; its role can.
+    deployer = aws.iam.get_session_context(arn=identity.arn, opts=invoke).issuer_arn
+
+    zones = [] if settings.existing_vpc else pick_zones(settings, provider)
+    network = Network(
+        f"{name}-network", zones=zones, vpc_cidr=settings.vpc_cidr,
+        nat_per_zone=(settings.nat_gateways or ("perZone" if production else "single")) == "perZone",
+        vpc_id=settings.vpc_id, private_subnet_ids=settings.private_subnet_ids,
+        public_subnet_ids=settings.public_subnet_ids, opts=on_cloud)
+    vpc = network.endpoint
+
+    ptc = settings.pull_through_cache
+    registry = EcrRegistry(f"{name}-registry", account=identity.account_id, region=settings.region,
+                           partition=partition, docker_hub_credential_arn=ptc.docker_hub_credential_arn if ptc else None,
+                           opts=on_cloud)
+    if registry.mirror:
+        config = config.model_copy(update={"registry": RegistrySettings.model_validate({"mirror": registry.mirror})})
+
+    cluster = EksCluster(
+        f"{name}-cluster", region=settings.region, partition=partition, version=settings.kubernetes_version,
+        private_subnet_ids=vpc.private_subnet_ids, public_subnet_ids=vpc.public_subnet_ids,
+        nodes=node_group_size(settings, preset), admin_arns=[deployer, *settings.cluster_admin_arns],
+        api_access_cidrs=settings.api_access_cidrs, production=production,
+        node_policy_statements=registry.node_statements, opts=on_cloud)
+    controller = LoadBalancerController(f"{name}-lbc", cluster, region=settings.region, partition=partition,
+                                        vpc_id=vpc.vpc_id, opts=on_cloud)
+    # Dify's objects wait for the controller: its webhooks must answer before the Ingress is created,
+    # and on destroy the Ingress (and so the ALB) goes before the controller.
+    app_provider = cluster.provider_for(f"{name}-k8s-app", [*cluster.ready, controller.release])
+
+    internal: dict[str, object] = {}
+    postgres: Optional[RdsPostgres] = None
+    if config.postgres.mode == "managed":
+        postgres = RdsPostgres(
+            f"{name}-postgres", config.postgres, version=settings.postgres_version,
+            instance_class=settings.rds_instance_class or preset.rds_instance_class,
+            storage_gb=settings.rds_storage_gb or preset.rds_storage_gb,
+            backup_retention_days=settings.backup_retention_days or preset.backup_retention_days,
+            production=production, vpc_id=vpc.vpc_id, subnet_ids=vpc.private_subnet_ids,
+            client_security_group_id=cluster.security_group_id, opts=on_cloud)
+        pg_endpoint = postgres.endpoint
+        internal["postgres"] = pulumi.Output.concat(postgres.host, ":5432")
+    else:
+        pg_endpoint = external_postgres(config.postgres)
+    if config.redis.mode == "managed":
+        redis = ElastiCacheRedis(
+            f"{name}-redis", config.redis, engine=settings.redis_engine,
+            node_type=settings.redis_node_type or preset.cache_node_type, nodes=preset.cache_nodes,
+            production=production, vpc_id=vpc.vpc_id, subnet_ids=vpc.private_subnet_ids,
+            client_security_group_id=cluster.security_group_id, opts=on_cloud)
+        redis_endpoint = redis.endpoint
+        internal["redis"] = pulumi.Output.concat(redis.host, ":6379")
+    else:
+        redis_endpoint = external_redis(config.redis)
+    storage: Optional[S3Storage] = None
+    if config.object_storage.mode == "managed":
+        storage = S3Storage(f"{name}-files", region=settings.region, production=production,
+                            bucket_name=config.object_storage.bucket, opts=on_cloud)
+        store_endpoint = storage.endpoint
+    else:
+        store_endpoint = external_object_store(config.object_storage)
+    endpoints = DataEndpoints(pg_endpoint, redis_endpoint, store_endpoint)
+
+    namespace = config.kubernetes.namespace
+    workload_role = (cluster.workload_role(f"{name}-dify", namespace, SERVICE_ACCOUNT, storage.workload_policy,
+                                           description="Dify api, worker and plugin daemon: the Dify bucket")
+                     if storage is not None else None)
+
+    def data(runtime: KubernetesRuntime) -> DataServices:
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-service-account",
+            metadata={"name": SERVICE_ACCOUNT, "namespace": runtime.namespace, "labels": runtime.labels,
+                      "annotations": {"eks.amazonaws.com/role-arn": workload_role.arn} if workload_role else {}},
+            automount_service_account_token=False,
+            opts=pulumi.ResourceOptions(parent=runtime, provider=app_provider))
+        workloads: list[pulumi.Resource] = [account]
+        if postgres is not None:
+            # Dify's migration (and every service that uses data) waits for this Job.
+            workloads.append(runtime.run(postgres.init_spec(config.registry.mirror), parent=postgres))
+        return DataServices(endpoints, workloads, internal)  # type: ignore[arg-type]
+
+    zone = (aws.route53.get_zone(name=settings.hosted_zone, private_zone=False, opts=invoke)
+            if settings.hosted_zone else None)
+    certificate_arn: Optional[pulumi.Input[str]] = settings.certificate_arn
+    if zone is not None and config.domain:
+        certificate_arn = ValidatedCertificate(f"{name}-tls", config.domain, zone.zone_id, opts=on_cloud).arn
+    if certificate_arn is None:
+        pulumi.log.warn("no aws.hostedZone or aws.certificateArn: the ALB serves plain HTTP")
+    entry = alb_entry(certificate_arn, config.domain, settings.load_balancer_internal,
+                      settings.load_balancer_source_ranges, HEALTH_PATH)
+    outputs = deploy_on_cluster(config, app_provider, entry=entry, data=data, name=name,
+                                service_account=SERVICE_ACCOUNT)
+
+    hostname = outputs["entryAddress"]
+    result: dict[str, object] = {
+        **outputs,
+        "loadBalancerHostname": hostname,
+        "region": settings.region,
+        "availabilityZones": zones,
+        "vpcId": vpc.vpc_id,
+        "clusterName": cluster.name,
+        "kubeconfig": cluster.kubeconfig,
+        "kubeconfigCommand": cluster.name.apply(
+            lambda n: f"aws eks update-kubeconfig --region {settings.region} --name {n}"),
+        "postgresEndpoint": internal.get("postgres") or f"{pg_endpoint.host}:{pg_endpoint.port}",
+        "redisEndpoint": internal.get("redis") or f"{redis_endpoint.host}:{redis_endpoint.port}",
+        "bucket": storage.name if storage else config.object_storage.bucket,
+        "workloadRoleArn": workload_role.arn if workload_role else None,
+        "registry": {"host": registry.host, "repositories": registry.urls, "dockerHubMirror": registry.mirror},
+    }
+    if zone is not None and config.domain:
+        alb_zone = aws.lb.get_hosted_zone_id(load_balancer_type="application", region=settings.region, opts=invoke)
+        record = alias_record(f"{name}-dns", config.domain, zone.zone_id, hostname, alb_zone.id,  # type: ignore[arg-type]
+                              opts=on_cloud)
+        result["dnsRecord"] = record.fqdn
+    return result
