@@ -51,7 +51,8 @@ class AwsSettings(Strict):
     private_subnet_ids: list[str] = Field(default_factory=list)
     public_subnet_ids: list[str] = Field(default_factory=list)
     # EKS.
-    kubernetes_version: str = "1.33"
+    # 1.35: in EKS standard support until March 2027 (1.33 left it in July 2026; extended support costs extra).
+    kubernetes_version: str = "1.35"
     api_access_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"])
     cluster_admin_arns: list[str] = Field(default_factory=list)
     node_instance_types: Optional[list[str]] = None
