@@ -10,7 +10,7 @@ from components import images
 from components.endpoints import PostgresEndpoint
 from components.runtime import Runtime
 from components.secrets import generated_secret
-from components.workload import DATA_NET, ConfigFile, HealthCheck, Port, ServiceSpec, StateMount
+from components.workload import APP_NET, DATA_NET, ConfigFile, HealthCheck, Port, ServiceSpec, StateMount
 from stacks.config import PostgresSettings
 
 HOST, PORT = "postgres", 5432
@@ -77,4 +77,24 @@ def external_postgres(settings: PostgresSettings) -> PostgresEndpoint:
         password=pulumi.Output.secret(settings.password.get_secret_value()),
         database=settings.database, plugin_database=settings.plugin_database,
         pgvector=True, ssl_mode=settings.ssl_mode,
+    )
+
+
+INIT_JOB = "db-init"
+
+
+def database_init_spec(script: str, env: dict[str, pulumi.Input[str]], secret_env: dict[str, pulumi.Output[str]],
+                       mirror: Optional[str]) -> ServiceSpec:
+    """A run-once workload that prepares a managed server from inside the VPC with `psql` (the `app`
+    network: it may leave the namespace to reach the database). Dify's migration waits for it."""
+    return ServiceSpec(
+        name=INIT_JOB,
+        upstream_name="db_init",
+        image=images.image_ref(images.POSTGRES_PGVECTOR, mirror),
+        entrypoint=("/bin/sh", "-c"),
+        command=(script,),
+        env={"PGCONNECT_TIMEOUT": "10", **env},
+        secret_env=secret_env,
+        networks=frozenset({APP_NET}),
+        run_once=True,
     )

@@ -28,7 +28,7 @@ from components.object_store import external_object_store
 from components.postgres import external_postgres
 from components.redis import external_redis
 from stacks.config import RegistrySettings, StackConfig
-from stacks.data import DataServices
+from stacks.data import DataServices, self_hosted_problems
 from stacks.kubernetes import deploy_on_cluster
 from stacks.loader import ConfigError
 from stacks.settings_alicloud import AlicloudSettings
@@ -38,12 +38,7 @@ def check(config: StackConfig) -> None:
     """What the alicloud target cannot do, reported before any resource is declared."""
     ali = config.alicloud
     assert ali is not None
-    problems = []
-    for key, settings in (("postgres", config.postgres), ("redis", config.redis),
-                          ("objectStorage", config.object_storage)):
-        if settings.mode == "self-hosted":
-            problems.append(f"{key}.mode: target alicloud uses managed services (or external ones you run); "
-                            f"set `pulumi config set --path {key}.mode managed`")
+    problems = self_hosted_problems(config, "alicloud")
     if config.object_storage.mode == "managed" and config.object_storage.kind not in (None, "oss"):
         problems.append("objectStorage.kind: target alicloud manages OSS; remove the key or set it to oss")
     if config.size == "production" and ali.rds.category == "Basic":

@@ -33,7 +33,7 @@ from components.object_store import external_object_store
 from components.postgres import external_postgres
 from components.redis import external_redis
 from stacks.config import RegistrySettings, StackConfig
-from stacks.data import DataServices
+from stacks.data import DataServices, self_hosted_problems
 from stacks.kubernetes import deploy_on_cluster
 from stacks.loader import ConfigError
 from stacks.settings_aws import AwsSettings
@@ -55,11 +55,7 @@ def check(config: StackConfig) -> None:
     """What the aws target cannot do, reported before any resource is declared."""
     settings = config.aws
     assert settings is not None
-    problems = []
-    for key, data in (("postgres", config.postgres), ("redis", config.redis), ("objectStorage", config.object_storage)):
-        if data.mode == "self-hosted":
-            problems.append(f"{key}.mode: target aws uses managed services (or external ones you run); "
-                            f"set `pulumi config set --path {key}.mode managed`")
+    problems = self_hosted_problems(config, "aws")
     if config.object_storage.mode == "managed" and config.object_storage.kind not in (None, "s3"):
         problems.append("objectStorage.kind: target aws manages S3; remove the key or set it to s3")
     if config.object_storage.mode == "managed" and config.object_storage.plugin_bucket not in (

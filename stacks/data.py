@@ -47,3 +47,11 @@ def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime) ->
     return DataServices(
         DataEndpoints(endpoints["postgres"], endpoints["redis"], endpoints["object-store"]), workloads, internal
     )
+
+
+def self_hosted_problems(config: StackConfig, target: str) -> list[str]:
+    """Cloud targets run managed data services (or external ones the user runs), never in-cluster pods."""
+    sections = (("postgres", config.postgres), ("redis", config.redis), ("objectStorage", config.object_storage))
+    return [f"{key}.mode: target {target} uses managed services (or external ones you run); "
+            f"set `pulumi config set --path {key}.mode managed`"
+            for key, settings in sections if settings.mode == "self-hosted"]

@@ -17,16 +17,15 @@ from typing import Optional, Sequence
 import pulumi
 from components.alicloud.sdk import alicloud
 
-from components import images
 from components.alicloud.common import cloud_name, complex_password, stateful, tags
 from components.alicloud.network import AlicloudNetwork
 from components.endpoints import PostgresEndpoint
-from components.workload import APP_NET, ServiceSpec
+from components.postgres import database_init_spec
+from components.workload import ServiceSpec
 from stacks.config import PostgresSettings
 from stacks.settings_alicloud import RdsSettings, Sizing
 
 PORT = 5432
-INIT_JOB = "db-init"
 ADMIN_USER = "dify_admin"
 
 
@@ -116,24 +115,11 @@ class ManagedPostgres(pulumi.ComponentResource):
         self.register_outputs({"host": self.host, "instanceId": self.instance.id})
 
     def init_spec(self, mirror: Optional[str]) -> ServiceSpec:
-        """The Job that prepares the databases from inside the VPC (the `app` network: it may leave
-        the namespace, to reach RDS)."""
-        return ServiceSpec(
-            name=INIT_JOB,
-            upstream_name="db_init",
-            image=images.image_ref(images.POSTGRES_PGVECTOR, mirror),
-            entrypoint=("/bin/sh", "-c"),
-            command=(init_script(),),
-            env={
-                "PGHOST": self.host,
-                "PGPORT": self.port.apply(str),
-                "PGUSER": ADMIN_USER,
-                "PGCONNECT_TIMEOUT": "10",
-                "DIFY_DB": self.settings.database,
-                "DIFY_PLUGIN_DB": self.settings.plugin_database,
-                "APP_USER": self.settings.user,
-            },
+        return database_init_spec(
+            init_script(),
+            env={"PGHOST": self.host, "PGPORT": self.port.apply(str), "PGUSER": ADMIN_USER,
+                 "DIFY_DB": self.settings.database, "DIFY_PLUGIN_DB": self.settings.plugin_database,
+                 "APP_USER": self.settings.user},
             secret_env={"PGPASSWORD": self.admin_password, "APP_PASSWORD": self.password},
-            networks=frozenset({APP_NET}),
-            run_once=True,
+            mirror=mirror,
         )

@@ -17,15 +17,15 @@ from typing import Optional, Sequence
 
 import pulumi
 from components.aws.sdk import aws
+from components.aws.security import cluster_only_security_group
 import pulumi_random as random
 
-from components import images
 from components.endpoints import PostgresEndpoint
-from components.workload import APP_NET, ServiceSpec
+from components.postgres import database_init_spec
+from components.workload import ServiceSpec
 from stacks.config import PostgresSettings
 
 PORT = 5432
-INIT_JOB = "db-init"
 
 
 def init_script() -> str:
@@ -69,13 +69,9 @@ class RdsPostgres(pulumi.ComponentResource):
 
         subnets = aws.rds.SubnetGroup(f"{name}-subnets", subnet_ids=list(subnet_ids),
                                       description=f"{name}: private subnets", opts=child)
-        self.security_group = aws.ec2.SecurityGroup(
-            f"{name}-sg", vpc_id=vpc_id, description=f"{name}: PostgreSQL from the EKS cluster only",
-            revoke_rules_on_delete=True, opts=child)
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-from-cluster", security_group_id=self.security_group.id, ip_protocol="tcp",
-            from_port=PORT, to_port=PORT, referenced_security_group_id=client_security_group_id,
-            description="EKS cluster (nodes and pods)", opts=child)
+        self.security_group = cluster_only_security_group(
+            name, vpc_id=vpc_id, port=PORT, service="PostgreSQL", client_security_group_id=client_security_group_id,
+            parent=self)
         parameters = aws.rds.ParameterGroup(
             f"{name}-params", family=parameter_family(version), description=f"{name}: TLS only",
             parameters=[{"name": "rds.force_ssl", "value": "1"}], opts=child)
@@ -120,23 +116,10 @@ class RdsPostgres(pulumi.ComponentResource):
         self.register_outputs({"host": self.host, "identifier": self.instance.identifier})
 
     def init_spec(self, mirror: Optional[str]) -> ServiceSpec:
-        """The Job that prepares the databases from inside the VPC."""
-        return ServiceSpec(
-            name=INIT_JOB,
-            upstream_name="db_init",
-            image=images.image_ref(images.POSTGRES_PGVECTOR, mirror),
-            entrypoint=("/bin/sh", "-c"),
-            command=(init_script(),),
-            env={
-                "PGHOST": self.host,
-                "PGPORT": str(PORT),
-                "PGUSER": self.settings.user,
-                "PGSSLMODE": "require",
-                "PGCONNECT_TIMEOUT": "10",
-                "DIFY_DB": self.settings.database,
-                "DIFY_PLUGIN_DB": self.settings.plugin_database,
-            },
+        return database_init_spec(
+            init_script(),
+            env={"PGHOST": self.host, "PGPORT": str(PORT), "PGUSER": self.settings.user, "PGSSLMODE": "require",
+                 "DIFY_DB": self.settings.database, "DIFY_PLUGIN_DB": self.settings.plugin_database},
             secret_env={"PGPASSWORD": self.password},
-            networks=frozenset({APP_NET}),
-            run_once=True,
+            mirror=mirror,
         )

@@ -13,6 +13,7 @@ from typing import Literal, Optional, Sequence
 
 import pulumi
 from components.aws.sdk import aws
+from components.aws.security import cluster_only_security_group
 import pulumi_random as random
 
 from components.endpoints import RedisEndpoint
@@ -43,13 +44,9 @@ class ElastiCacheRedis(pulumi.ComponentResource):
 
         subnets = aws.elasticache.SubnetGroup(f"{name}-subnets", subnet_ids=list(subnet_ids),
                                               description=f"{name}: private subnets", opts=child)
-        self.security_group = aws.ec2.SecurityGroup(
-            f"{name}-sg", vpc_id=vpc_id, description=f"{name}: Redis from the EKS cluster only",
-            revoke_rules_on_delete=True, opts=child)
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-from-cluster", security_group_id=self.security_group.id, ip_protocol="tcp",
-            from_port=PORT, to_port=PORT, referenced_security_group_id=client_security_group_id,
-            description="EKS cluster (nodes and pods)", opts=child)
+        self.security_group = cluster_only_security_group(
+            name, vpc_id=vpc_id, port=PORT, service="Redis", client_security_group_id=client_security_group_id,
+            parent=self)
         parameters = aws.elasticache.ParameterGroup(
             f"{name}-params", family=family, description=f"{name}: never evict queued tasks",
             parameters=[{"name": "maxmemory-policy", "value": "noeviction"}], opts=child)

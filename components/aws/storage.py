@@ -39,7 +39,6 @@ class S3Storage(pulumi.ComponentResource):
     def __init__(self, name: str, *, region: str, production: bool, bucket_name: Optional[str] = None,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("dify:aws:S3Storage", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
             # Without a name, Pulumi adds a random suffix: bucket names are global.
