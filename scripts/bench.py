@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.harness import Run, run_program  # noqa: E402
+from tools.mocks import Run, run_program  # noqa: E402
 
 _EXTERNAL_DATA = {
     "postgres": {"mode": "external", "host": "db.internal", "password": "bench-only"},

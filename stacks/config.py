@@ -11,7 +11,7 @@ import ipaddress
 import re
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from stacks.settings_alicloud import AlicloudSettings
@@ -399,6 +399,9 @@ class StackConfig(Strict):
     target: Target = "docker"
     size: Size = "dev"
     domain: Optional[str] = None
+    # The cloud target's region in one flat key, the form `pulumi new` can set; it becomes
+    # `aws.region` or `alicloud.region` (see _region_into_section). Ignored on docker and kubernetes.
+    region: Optional[str] = None
     dify: DifySettings = Field(default_factory=DifySettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
@@ -410,6 +413,19 @@ class StackConfig(Strict):
     alicloud: Optional[AlicloudSettings] = None
 
     _domain = field_validator("domain")(lambda cls, v: None if v is None else _hostname(v))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _region_into_section(cls, data: object) -> object:
+        if not isinstance(data, dict) or not data.get("region") or data.get("target") not in ("aws", "alicloud"):
+            return data
+        cloud, region = data["target"], data["region"]
+        section = data.get(cloud) or {}
+        if not isinstance(section, dict):
+            return data
+        if section.get("region") not in (None, region):
+            raise ValueError(f"`region` and `{cloud}.region` name different regions; set only one of them")
+        return {**data, cloud: {**section, "region": region}}
 
     @model_validator(mode="after")
     def _target_fits(self) -> "StackConfig":
@@ -441,7 +457,9 @@ class StackConfig(Strict):
                 and self.kubernetes.tls_enabled and self.domain is None):
             raise ValueError("kubernetes.entry ingress with TLS needs `domain` (the host name on the certificate)")
         if self.target == "aws" and self.aws is None:
-            raise ValueError("target aws needs an `aws` section (at least aws.region)")
+            raise ValueError("target aws needs a region: set `region` (or the `aws` section, at least aws.region)")
         if self.target == "alicloud" and self.alicloud is None:
-            raise ValueError("target alicloud needs an `alicloud` section (at least alicloud.region)")
+            raise ValueError(
+                "target alicloud needs a region: set `region` (or the `alicloud` section, at least alicloud.region)"
+            )
         return self

@@ -9,14 +9,14 @@ import json
 import re
 from typing import Any
 
-import kubernetes_validate
 import pytest
 
-from tests import mocks_alicloud as mock
-from tests.harness import Run, generated_passwords, is_secret, manifests, run_program
+from tests.captured import captured
 from tests.test_kubernetes import (  # noqa: F401  (cached_schemas is a fixture)
-    K8S_VERSION, by_service, cached_schemas, containers, env_of, of_kind, pod,
+    assert_valid_objects, by_service, cached_schemas, containers, env_of, of_kind, pod,
 )
+from tools.mocks import Run, generated_passwords, is_secret, run_program
+from tools.mocks import alicloud as mock
 
 DEV = {
     "size": "dev",
@@ -61,7 +61,7 @@ ZONES = ["cn-hangzhou-j", "cn-hangzhou-k"]
 
 @pytest.fixture(scope="module")
 def prod() -> Run:
-    return run_program("alicloud")
+    return captured("alicloud")
 
 
 @pytest.fixture(scope="module")
@@ -392,16 +392,7 @@ def test_secret_values_live_only_in_secrets(prod):
 @pytest.mark.parametrize("variant", ["prod", "dev"])
 def test_every_object_is_valid_for_the_pinned_kubernetes_version(variant, request, cached_schemas):
     run = request.getfixturevalue(variant)
-    objects = manifests(run)
-    assert len(objects) > 20
-    errors = []
-    for manifest in objects:
-        try:
-            kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as exc:
-            errors.append(f"{manifest['kind']}/{manifest['metadata'].get('name')}: "
-                          f"{'.'.join(map(str, exc.path))}: {exc.message}")
-    assert not errors, "\n".join(errors)
+    assert_valid_objects(run)
 
 
 def test_production_workloads_spread_over_zones(prod):
@@ -433,7 +424,7 @@ def test_production_workloads_spread_over_zones(prod):
     ],
 )
 def test_wrong_alicloud_config_is_rejected_naming_the_key(alicloud, top, key, hint):
-    from tests.harness import stack_config, PROJECT
+    from tools.mocks import stack_config, PROJECT
 
     base = dict(stack_config("alicloud")[0][f"{PROJECT}:alicloud"])
     with pytest.raises(Exception) as raised:

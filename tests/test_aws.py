@@ -9,14 +9,13 @@ import json
 import subprocess
 from typing import Any
 
-import kubernetes_validate
 import pytest
 
 from components.aws.postgres import init_script
-from tests import mocks_aws as mock
-from tests.harness import PROJECT, Run, generated_passwords, is_secret, manifests, run_program, stack_config
+from tools.mocks import aws as mock
+from tools.mocks import PROJECT, Run, generated_passwords, is_secret, run_program, stack_config
 from tests.test_kubernetes import (  # noqa: F401  (cached_schemas is a fixture)
-    K8S_VERSION, by_service, cached_schemas, containers, env_of, of_kind, pod,
+    assert_valid_objects, by_service, cached_schemas, containers, env_of, of_kind, pod,
 )
 
 PTC_SECRET = f"arn:aws:secretsmanager:us-east-1:{mock.ACCOUNT}:secret:ecr-pullthroughcache/docker-hub-AbCdEf"
@@ -447,16 +446,7 @@ def test_secret_values_live_only_in_secrets(prod):
 @pytest.mark.parametrize("variant", ["prod", "dev"])
 def test_every_object_is_valid_for_the_pinned_kubernetes_version(variant, request, cached_schemas):
     run = request.getfixturevalue(variant)
-    objects = manifests(run)
-    assert len(objects) > 20
-    errors = []
-    for manifest in objects:
-        try:
-            kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as exc:
-            errors.append(f"{manifest['kind']}/{manifest['metadata'].get('name')}: "
-                          f"{'.'.join(map(str, exc.path))}: {exc.message}")
-    assert not errors, "\n".join(errors)
+    assert_valid_objects(run)
 
 
 def test_production_replicas_spread_over_zones(prod):

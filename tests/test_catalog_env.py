@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from stacks.config import DEFAULT_DIFY_VERSION
-from tests.harness import is_secret, run_program
+from tools.mocks import is_secret, run_program
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "upstream_compose_env.json").read_text())
 CONTAINER = "docker:index/container:Container"

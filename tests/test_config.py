@@ -3,7 +3,7 @@
 import pytest
 
 from stacks.config import DEFAULT_DIFY_VERSION, KNOWN_RELEASES, StackConfig
-from tests.harness import PROJECT, run_program
+from tools.mocks import PROJECT, run_program
 
 PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
@@ -59,11 +59,11 @@ def test_wrong_config_is_rejected_naming_the_key(overrides, secret_keys, key, hi
 
 
 def test_rejected_config_declares_nothing():
-    from tests import harness
+    from tools import mocks
 
-    run = harness.Run()
+    run = mocks.Run()
     with pytest.raises(Exception):
-        harness.run_program("dev", overrides={"target": "gcp"}, run=run)
+        mocks.run_program("dev", overrides={"target": "gcp"}, run=run)
     assert run.resources == []
 
 
@@ -76,7 +76,7 @@ def test_secret_values_never_appear_in_errors():
 
 
 def test_prod_stack_file_validates():
-    from tests.harness import stack_config
+    from tools.mocks import stack_config
 
     raw, _ = stack_config("prod")
     short = {k.split(":", 1)[1]: v for k, v in raw.items()}

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.harness import is_secret, run_program
+from tools.mocks import is_secret, run_program
 
 CONTAINER = "docker:index/container:Container"
 NETWORK = "docker:index/network:Network"

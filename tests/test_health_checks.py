@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from tests.harness import run_program
+from tools.mocks import run_program
 
 CONTAINER = "docker:index/container:Container"
 

@@ -3,7 +3,7 @@
 import pytest
 
 from stacks.config import StackConfig
-from tests.harness import Run, is_secret, run_program, stack_config
+from tools.mocks import Run, is_secret, run_program, stack_config
 
 PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"

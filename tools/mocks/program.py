@@ -16,28 +16,13 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from tests import mocks_alicloud, mocks_aws
+from tools.mocks import aws as mocks_aws
+from tools.mocks import alicloud as mocks_alicloud
+from tools.mocks.wire import reveal, secret_scalars
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
-SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270"
 LB_HOSTNAME = "k8s-dify-nginx-0123456789.elb.us-east-1.amazonaws.com"
-
-
-def is_secret(value: Any) -> bool:
-    return isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE_SIG
-
-
-def reveal(value: Any) -> Any:
-    """The plain value of an input, secret or not, recursively."""
-    if is_secret(value):
-        return reveal(value["value"])
-    if isinstance(value, dict):
-        return {k: reveal(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [reveal(v) for v in value]
-    return value
 
 
 @dataclass
@@ -50,6 +35,10 @@ class Declared:
     depends_on: set[str] = field(default_factory=set)
     parent: str = ""
     options: dict[str, Any] = field(default_factory=dict)
+    urn: str = ""
+    parent_urn: str = ""
+    # Input name -> URNs of the resources its value came from.
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def plain(self) -> dict[str, Any]:
@@ -60,6 +49,11 @@ class Declared:
 class Run:
     resources: list[Declared] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    # Names of the stack outputs that are secret.
+    secret_outputs: set[str] = field(default_factory=set)
+    # Every secret string the mocks handed to the program: generated passwords and the values a
+    # cloud mock returns as secrets (access keys, kubeconfigs).
+    secrets: set[str] = field(default_factory=set)
 
     def of_type(self, typ: str) -> list[Declared]:
         return [r for r in self.resources if r.typ == typ]
@@ -74,18 +68,31 @@ def _name_of(urn: str) -> str:
     return urn.rsplit("::", 1)[-1]
 
 
+@dataclass
+class _Link:
+    urn: str
+    parent_urn: str
+    depends_on: set[str]
+    property_dependencies: dict[str, list[str]]
+    options: dict[str, Any]
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
-    """Also records each resource's explicit dependencies and parent, which mocks do not see."""
+    """Also records each resource's URN, explicit and per-input dependencies and parent, which mocks
+    do not see."""
 
     def __init__(self, mocks: "RecordingMocks") -> None:
         super().__init__(mocks)
         self.recorder = mocks
 
     def RegisterResource(self, request):
-        self.recorder.links[(request.type, request.name)] = (
-            {_name_of(urn) for urn in request.dependencies},
-            _name_of(request.parent) if request.parent else "",
-            {"protect": request.protect, "retainOnDelete": request.retainOnDelete},
+        self.recorder.links[(request.type, request.name)] = _Link(
+            urn=self.make_urn(request.parent, request.type, request.name),
+            parent_urn=request.parent,
+            depends_on={_name_of(urn) for urn in request.dependencies},
+            property_dependencies={key: sorted(deps.urns) for key, deps in request.propertyDependencies.items()
+                                   if deps.urns},
+            options={"protect": request.protect, "retainOnDelete": request.retainOnDelete},
         )
         return super().RegisterResource(request)
 
@@ -98,7 +105,7 @@ CLOUD_MOCKS = (mocks_aws, mocks_alicloud)
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self, run: Run) -> None:
         self.run = run
-        self.links: dict[tuple[str, str], tuple[set[str], str, dict[str, Any]]] = {}
+        self.links: dict[tuple[str, str], _Link] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         self.run.resources.append(
@@ -108,6 +115,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.typ == "random:index/randomPassword:RandomPassword":
             # A realistic alphanumeric value, distinct per resource, returned as the provider does.
             state["result"] = generated_password(args.name, int(args.inputs.get("length", 32)))
+            self.run.secrets.add(state["result"])
         if args.typ.startswith("kubernetes:"):
             # The provider names objects that give no metadata.name: `<logical name>-<8 chars>`.
             metadata = state.get("metadata") if isinstance(state.get("metadata"), dict) else {}
@@ -119,9 +127,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 # What the cloud's controller reports once the balancer exists.
                 state["status"] = {"loadBalancer": {"ingress": [{"hostname": LB_HOSTNAME}]}}
         for module in CLOUD_MOCKS:
-            state.update(module.state(args.typ, args.name, dict(args.inputs)) or {})
+            answer = module.state(args.typ, args.name, dict(args.inputs)) or {}
+            self.run.secrets |= secret_scalars(answer)
+            state.update(answer)
         if args.typ == "docker:index/remoteImage:RemoteImage":
-            state["imageId"] = f"sha256:{abs(hash(args.inputs['name'])):064x}"[:71]
+            digest = hashlib.sha256(args.inputs["name"].encode()).hexdigest()
+            state["imageId"] = f"sha256:{digest}"
             state["repoDigest"] = f"{args.inputs['name']}@sha256:{'0' * 64}"
         return f"{args.name}-id", state
 
@@ -129,6 +140,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         for module in CLOUD_MOCKS:
             answer = module.call(args.token, dict(args.args))
             if answer is not None:
+                self.run.secrets |= secret_scalars(answer)
                 return answer
         return {}
 
@@ -138,7 +150,7 @@ def generated_password(name: str, length: int = 32) -> str:
     return f"{name.replace('-', '')}X9"[:length]
 
 
-def generated_passwords(run: "Run") -> list[str]:
+def generated_passwords(run: Run) -> list[str]:
     return [generated_password(r.name, int(r.inputs.get("length", 32)))
             for r in run.of_type("random:index/randomPassword:RandomPassword")]
 
@@ -146,41 +158,6 @@ def generated_passwords(run: "Run") -> list[str]:
 def autoname(logical: str) -> str:
     """The name the Kubernetes provider would generate for `logical` (deterministic here)."""
     return f"{logical}-{hashlib.sha1(logical.encode()).hexdigest()[:8]}"
-
-
-def _integral(value: Any) -> Any:
-    """Wire numbers are floats; manifests want integers where the value is whole."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _integral(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_integral(v) for v in value]
-    return value
-
-
-def api_version_kind(typ: str) -> tuple[str, str]:
-    """`kubernetes:apps/v1:Deployment` -> ("apps/v1", "Deployment"); the core group is bare "v1"."""
-    _, module, kind = typ.split(":")
-    group, version = module.split("/")
-    return (version if group == "core" else f"{group}/{version}"), kind
-
-
-def manifests(run: "Run") -> list[dict[str, Any]]:
-    """Every Kubernetes object the program declared, as the manifest the cluster would receive
-    (secrets revealed, generated names filled in)."""
-    result = []
-    for r in run.resources:
-        if not (r.custom and r.typ.startswith("kubernetes:")) or r.typ.startswith("kubernetes:helm.sh/"):
-            continue
-        api_version, kind = api_version_kind(r.typ)
-        manifest = _integral(reveal(r.inputs))
-        manifest.setdefault("apiVersion", api_version)
-        manifest.setdefault("kind", kind)
-        metadata = manifest.setdefault("metadata", {})
-        metadata.setdefault("name", autoname(r.name))
-        result.append(manifest)
-    return result
 
 
 def stack_config(stack: str) -> tuple[dict[str, Any], list[str]]:
@@ -233,10 +210,16 @@ def run_program(
 
         _sync_await(run_pulumi_func(program))
         for declared in run.resources:
-            declared.depends_on, declared.parent, declared.options = mocks.links[(declared.typ, declared.name)]
+            link = mocks.links[(declared.typ, declared.name)]
+            declared.urn, declared.parent_urn = link.urn, link.parent_urn
+            declared.depends_on, declared.parent = link.depends_on, _name_of(link.parent_urn) if link.parent_urn else ""
+            declared.options, declared.property_dependencies = link.options, link.property_dependencies
         stack_resource = pulumi.runtime.get_root_resource()
         for name, value in stack_resource.outputs.items():
-            run.outputs[name] = _sync_await(pulumi.Output.from_input(value).future())
+            output = pulumi.Output.from_input(value)
+            run.outputs[name] = _sync_await(output.future())
+            if _sync_await(output.is_secret()):
+                run.secret_outputs.add(name)
     finally:
         pulumi.runtime.set_all_config({}, [])
         pulumi.runtime.reset_options()

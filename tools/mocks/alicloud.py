@@ -8,16 +8,16 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Optional
 
+from tools.mocks.wire import secret
+
 REGION = "cn-hangzhou"
 ZONES = ["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j", "cn-hangzhou-k"]
 LB_ADDRESS = "47.98.120.33"
 NAT_EIP = "47.98.7.201"
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
-SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270"
 # The AccessKey the mock RAM returns (tests look for it outside Secrets).
 ACCESS_KEY_ID = "LTAI5tMockAccessKeyId01"
 ACCESS_KEY_SECRET = "MockAccessKeySecretValue0123456789"
-KUBECONFIG = f"""apiVersion: v1
+KUBECONFIG = """apiVersion: v1
 kind: Config
 clusters:
 - cluster:
@@ -40,10 +40,6 @@ users:
 
 def _suffix(name: str, n: int = 16) -> str:
     return hashlib.sha1(name.encode()).hexdigest()[:n]
-
-
-def _secret(value: str) -> dict:
-    return {SECRET_SIG: SECRET_VALUE_SIG, "value": value}
 
 
 def call(token: str, args: dict[str, Any]) -> Optional[dict[str, Any]]:
@@ -93,7 +89,7 @@ def state(typ: str, name: str, inputs: dict[str, Any]) -> Optional[dict[str, Any
         return {"extranetEndpoint": f"oss-{REGION}.aliyuncs.com", "intranetEndpoint": f"oss-{REGION}-internal.aliyuncs.com",
                 "location": f"oss-{REGION}", "owner": "2760000000000000", "creationDate": "2026-01-01", "bucket": bucket}
     if typ == "alicloud:ram/accessKey:AccessKey":
-        return {"secret": _secret(ACCESS_KEY_SECRET), "status": "Active"}
+        return {"secret": secret(ACCESS_KEY_SECRET), "status": "Active"}
     if typ == "alicloud:cr/registryEnterpriseInstance:RegistryEnterpriseInstance":
         instance = inputs.get("instanceName")
         return {"status": "RUNNING", "instanceEndpoints": [
