@@ -180,6 +180,14 @@ def test_databases_sit_in_private_subnets_open_only_to_the_cluster(prod):
     assert set(one(prod, "rds_subnets").plain["subnetIds"]) == private_ids
     assert set(one(prod, "redis_subnets").plain["subnetIds"]) == private_ids
     assert one(prod, "rds").plain["publiclyAccessible"] is False
+    groups = {r.name: r for r in prod.resources if r.typ == "aws:ec2/securityGroup:SecurityGroup"}
+    rds, redis = one(prod, "rds").plain, one(prod, "redis").plain
+    assert rds["dbSubnetGroupName"].startswith("dify-prod-postgres-subnets-")
+    assert rds["vpcSecurityGroupIds"] == ["dify-prod-postgres-sg-id"] and "dify-prod-postgres-sg" in groups
+    assert redis["subnetGroupName"].startswith("dify-prod-redis-subnets-")
+    assert redis["securityGroupIds"] == ["dify-prod-redis-sg-id"] and "dify-prod-redis-sg" in groups
+    assert rds["parameterGroupName"].startswith("dify-prod-postgres-params-")
+    assert redis["parameterGroupName"].startswith("dify-prod-redis-params-")
     rules = {r.name: r.plain for r in prod.of_type(T["sg_rule"])}
     assert set(rules) == {"dify-prod-postgres-from-cluster", "dify-prod-redis-from-cluster"}
     for rule in rules.values():

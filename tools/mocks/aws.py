@@ -45,8 +45,16 @@ def call(token: str, args: dict[str, Any]) -> Optional[dict[str, Any]]:
     return None
 
 
+# Resources the provider auto-names (`name` is an output unless given).
+AUTONAMED = ("aws:rds/subnetGroup:SubnetGroup", "aws:rds/parameterGroup:ParameterGroup",
+             "aws:elasticache/subnetGroup:SubnetGroup", "aws:elasticache/parameterGroup:ParameterGroup",
+             "aws:ec2/securityGroup:SecurityGroup")
+
+
 def state(typ: str, name: str, inputs: dict[str, Any]) -> Optional[dict[str, Any]]:
     arn = f"arn:aws:{{}}:{REGION}:{ACCOUNT}:{{}}"
+    if typ in AUTONAMED:
+        return {"name": inputs.get("name") or f"{name}-{_suffix(name, 7)}"}
     if typ == "aws:eks/cluster:Cluster":
         cluster = inputs.get("name") or f"{name}-{_suffix(name, 7)}"
         return {
