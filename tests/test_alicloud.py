@@ -13,7 +13,7 @@ import pytest
 
 from tests.captured import captured
 from tests.test_kubernetes import (  # noqa: F401  (cached_schemas is a fixture)
-    assert_valid_objects, by_service, cached_schemas, containers, env_of, of_kind, pod,
+    assert_secrets_only_in_secrets, assert_valid_objects, by_service, cached_schemas, containers, env_of, of_kind, pod,
 )
 from tools.mocks import Run, generated_passwords, is_secret, run_program
 from tools.mocks import alicloud as mock
@@ -363,30 +363,9 @@ def test_stateful_resources_are_protected_in_production(prod, dev):
 
 # -- secrets and manifests -----------------------------------------------------------------------
 
-def _walk(value: Any):
-    yield value
-    if isinstance(value, dict):
-        for v in value.values():
-            yield from _walk(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _walk(v)
-
-
 def test_secret_values_live_only_in_secrets(prod):
     secrets = generated_passwords(prod) + [mock.ACCESS_KEY_SECRET, "dify-alicloud-files-key-id"]
-    found = set()
-    for resource in prod.resources:
-        if not (resource.custom and resource.typ.startswith("kubernetes:")):
-            continue
-        text = json.dumps(resource.plain)
-        if resource.typ == "kubernetes:core/v1:Secret":
-            assert is_secret(resource.inputs["stringData"])
-            found |= {s for s in secrets if s in text}
-            continue
-        assert not [s for s in secrets if s in text], f"{resource.typ} {resource.name} holds a secret value"
-        assert not any(is_secret(v) for v in _walk(resource.inputs)), resource.name
-    assert set(secrets) <= found, set(secrets) - found
+    assert_secrets_only_in_secrets(prod, secrets, must_reach=secrets)
 
 
 @pytest.mark.parametrize("variant", ["prod", "dev"])

@@ -15,7 +15,7 @@ from components.aws.postgres import init_script
 from tools.mocks import aws as mock
 from tools.mocks import PROJECT, Run, generated_passwords, is_secret, run_program, stack_config
 from tests.test_kubernetes import (  # noqa: F401  (cached_schemas is a fixture)
-    assert_valid_objects, by_service, cached_schemas, containers, env_of, of_kind, pod,
+    assert_secrets_only_in_secrets, assert_valid_objects, by_service, cached_schemas, containers, env_of, of_kind, pod,
 )
 
 PTC_SECRET = f"arn:aws:secretsmanager:us-east-1:{mock.ACCOUNT}:secret:ecr-pullthroughcache/docker-hub-AbCdEf"
@@ -437,17 +437,7 @@ def test_stateful_resources_are_protected_in_production(prod, dev):
 def test_secret_values_live_only_in_secrets(prod):
     secrets = generated_passwords(prod)
     assert len(secrets) >= 6
-    found = set()
-    for resource in prod.resources:
-        if not (resource.custom and resource.typ.startswith("kubernetes:")) or resource.typ == T["helm"]:
-            continue
-        text = json.dumps(resource.plain)
-        if resource.typ == "kubernetes:core/v1:Secret":
-            assert is_secret(resource.inputs["stringData"])
-            found |= {s for s in secrets if s in text}
-            continue
-        assert not [s for s in secrets if s in text], f"{resource.typ} {resource.name} holds a secret value"
-    assert set(secrets) <= found, set(secrets) - found
+    assert_secrets_only_in_secrets(prod, secrets, must_reach=secrets)
     assert is_secret(one(prod, "rds").inputs["password"])
 
 
