@@ -7,10 +7,10 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_docker as docker
 
-from components.workload import APP_NET, DATA_NET, SANDBOX_NET, ServiceSpec
+from components.workload import APP_NET, INTERNAL_NETWORKS, ServiceSpec
 
-# Logical network -> internal (no route out of the host). The sandbox leaves only via the proxy.
-NETWORKS = {APP_NET: False, SANDBOX_NET: True, DATA_NET: True}
+# Logical network -> internal (no route out of the host). The sandboxes leave only via their proxies.
+NETWORKS = {APP_NET: False, **{net: True for net in INTERNAL_NETWORKS}}
 
 
 class DockerRuntime(pulumi.ComponentResource):
@@ -38,21 +38,24 @@ class DockerRuntime(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self._child = pulumi.ResourceOptions(parent=self, provider=self.provider)
-        self.networks = {
-            logical: docker.Network(
-                f"{name}-net-{logical}",
-                name=f"{name}-net-{logical}",
-                internal=internal,
+        self.networks: dict[str, docker.Network] = {}
+        self.volumes: dict[str, docker.Volume] = {}
+        self.images: dict[str, docker.RemoteImage] = {}
+        self.containers: dict[str, docker.Container] = {}
+        self.register_outputs({})
+
+    def network(self, logical: str) -> docker.Network:
+        """The host network for a logical network, created when a service first joins it."""
+        if logical not in self.networks:
+            self.networks[logical] = docker.Network(
+                f"{self.prefix}-net-{logical}",
+                name=f"{self.prefix}-net-{logical}",
+                internal=NETWORKS[logical],
                 driver="bridge",
                 labels=self._labels(),
                 opts=self._child,
             )
-            for logical, internal in NETWORKS.items()
-        }
-        self.volumes: dict[str, docker.Volume] = {}
-        self.images: dict[str, docker.RemoteImage] = {}
-        self.containers: dict[str, docker.Container] = {}
-        self.register_outputs({"networks": {k: n.name for k, n in self.networks.items()}})
+        return self.networks[logical]
 
     def _labels(self, extra: Optional[dict[str, str]] = None) -> list[docker.NetworkLabelArgs]:
         merged = {**self.labels, **(extra or {})}
@@ -123,7 +126,7 @@ class DockerRuntime(pulumi.ComponentResource):
             entrypoints=list(spec.entrypoint) if spec.entrypoint else None,
             restart="unless-stopped",
             networks_advanced=[
-                docker.ContainerNetworksAdvancedArgs(name=self.networks[net].name, aliases=[spec.name])
+                docker.ContainerNetworksAdvancedArgs(name=self.network(net).name, aliases=[spec.name])
                 for net in sorted(spec.networks)
             ],
             mounts=[

@@ -19,7 +19,9 @@ class PostgresEndpoint:
     database: str
     plugin_database: str
     pgvector: bool = True
+    # libpq's sslmode; verify-ca and verify-full check the server against `ca_certificate` (PEM).
     ssl_mode: str = "disable"
+    ca_certificate: Optional[pulumi.Input[str]] = None
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class RedisEndpoint:
     use_tls: bool = False
     db: int = 0
     broker_db: int = 1
+    agent_db: int = 2
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,9 @@ DIFY_API = "langgenius/dify-api"
 DIFY_WEB = "langgenius/dify-web"
 DIFY_SANDBOX = "langgenius/dify-sandbox"
 DIFY_PLUGIN_DAEMON = "langgenius/dify-plugin-daemon"
+DIFY_AGENT_BACKEND = "langgenius/dify-agent-backend"
+DIFY_AGENT_LOCAL_SANDBOX = "langgenius/dify-agent-local-sandbox"
+DIFY_REPOSITORIES = (DIFY_API, DIFY_WEB, DIFY_SANDBOX, DIFY_PLUGIN_DAEMON, DIFY_AGENT_BACKEND, DIFY_AGENT_LOCAL_SANDBOX)
 
 
 def image_ref(image: str, mirror: Optional[str] = None) -> str:

@@ -76,7 +76,7 @@ def external_postgres(settings: PostgresSettings) -> PostgresEndpoint:
         host=settings.host, port=settings.port, user=settings.user,
         password=pulumi.Output.secret(settings.password.get_secret_value()),
         database=settings.database, plugin_database=settings.plugin_database,
-        pgvector=True, ssl_mode=settings.ssl_mode,
+        pgvector=True, ssl_mode=settings.ssl_mode, ca_certificate=settings.ca_certificate,
     )
 
 

@@ -42,7 +42,8 @@ class SelfHostedRedis(pulumi.ComponentResource):
         self.spec = redis_spec(password, mirror)
         self.workload = runtime.run(self.spec, parent=self)
         self.endpoint = RedisEndpoint(host=HOST, port=PORT, password=password, use_tls=False,
-                                      db=settings.db, broker_db=settings.broker_db)
+                                      db=settings.db, broker_db=settings.broker_db,
+                                      agent_db=settings.agent_db)
         self.register_outputs({"host": HOST, "port": PORT})
 
 
@@ -53,4 +54,5 @@ def external_redis(settings: RedisSettings) -> RedisEndpoint:
         host=settings.host, port=settings.port,
         password=pulumi.Output.secret(settings.password.get_secret_value()),
         username=settings.username, use_tls=settings.use_tls, db=settings.db, broker_db=settings.broker_db,
+        agent_db=settings.agent_db,
     )

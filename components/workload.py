@@ -10,7 +10,11 @@ import pulumi
 # Logical networks. `app`: Dify's own services and the way out to the internet.
 # `sandbox`: internal, the sandbox's only network; it leaves through the SSRF proxy.
 # `data`: internal, the databases and object store, joined only by services that use them.
+# `agent-sandbox`: internal, the agent backend and its local sandbox (the backend drives the sandbox).
+# `agent-proxy`: internal, the local sandbox and its own SSRF proxy, its only way out.
 APP_NET, SANDBOX_NET, DATA_NET = "app", "sandbox", "data"
+AGENT_SANDBOX_NET, AGENT_PROXY_NET = "agent-sandbox", "agent-proxy"
+INTERNAL_NETWORKS = (SANDBOX_NET, DATA_NET, AGENT_SANDBOX_NET, AGENT_PROXY_NET)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from stacks.config import RegistrySettings, StackConfig
 from stacks.data import DataServices, self_hosted_problems
 from stacks.kubernetes import deploy_on_cluster
 from stacks.loader import ConfigError
-from stacks.settings_alicloud import AlicloudSettings
+from stacks.settings_alicloud import LANDLOCK_IMAGE_TYPES, AlicloudSettings
 
 
 def check(config: StackConfig) -> None:
@@ -83,12 +83,8 @@ def pick_zones(ali: AlicloudSettings, instance_type: str, provider: pulumi.Provi
 
 def mirrored_images(config: StackConfig) -> list[str]:
     """Every Docker Hub image the deployment pulls: Dify's, the edge's, and the db-init Job's."""
-    tags = config.dify.sidecar_tags
     return [
-        f"{images.DIFY_API}:{config.dify.version}",
-        f"{images.DIFY_WEB}:{config.dify.version}",
-        f"{images.DIFY_SANDBOX}:{tags['sandbox']}",
-        f"{images.DIFY_PLUGIN_DAEMON}:{tags['plugin_daemon']}",
+        *config.dify.release.images().values(),
         images.NGINX,
         images.SQUID,
         images.POSTGRES_PGVECTOR,
@@ -101,6 +97,11 @@ def deploy(config: StackConfig) -> dict[str, object]:
     assert ali is not None
     name = naming.prefix()
     sizing = ali.sized(config.size)
+    if "agent" in config.dify.release.features and ali.node_image_type not in LANDLOCK_IMAGE_TYPES:
+        pulumi.log.warn(
+            f"alicloud.nodeImageType {ali.node_image_type}: its kernel (5.10) has no Landlock, so Dify's agent "
+            "local sandbox runs commands without path isolation. Use AliyunLinux4 or Ubuntu nodes, or turn "
+            "the agent off with dify.features.agent false")
     provider = alicloud.Provider(f"{name}-alicloud", region=ali.region)
     on_cloud = pulumi.ResourceOptions(providers=[provider])
     zones = pick_zones(ali, sizing.node_instance_types[0], provider)

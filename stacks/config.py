@@ -14,6 +14,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from components.dify.releases import DEFAULT_VERSION, FEATURES, RELEASES, Release, nearest_known
 from stacks.settings_alicloud import AlicloudSettings
 from stacks.settings_aws import AwsSettings
 from stacks.strict import Strict
@@ -25,13 +26,6 @@ Size = Literal["dev", "small", "production"]
 CLUSTER_TARGETS = ("kubernetes", "aws", "alicloud")
 DataMode = Literal["self-hosted", "managed", "external"]
 DifyService = Literal["api", "worker", "beat", "web", "sandbox", "pluginDaemon", "ssrfProxy", "nginx"]
-
-# Dify releases whose sidecar images were verified against upstream's
-# docker/docker-compose-template.yaml at that release. Pin them together.
-KNOWN_RELEASES: dict[str, dict[str, str]] = {
-    "1.13.3": {"sandbox": "0.2.14", "plugin_daemon": "0.5.3-local"},
-}
-DEFAULT_DIFY_VERSION = "1.13.3"
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -59,21 +53,31 @@ def _image_tag(value: str) -> str:
     return value
 
 
+class DifyFeatures(Strict):
+    """Optional parts of Dify. Unset: on where the release has them, as upstream ships them."""
+
+    agent: Optional[bool] = None
+    collaboration: Optional[bool] = None
+
+
 class DifySettings(Strict):
     """Dify itself: the release to run and the settings users commonly change."""
 
-    version: str = DEFAULT_DIFY_VERSION
+    version: str = DEFAULT_VERSION
     sandbox_version: Optional[str] = None
     plugin_daemon_version: Optional[str] = None
+    agent_backend_version: Optional[str] = None
+    local_sandbox_version: Optional[str] = None
+    features: DifyFeatures = Field(default_factory=DifyFeatures)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     upload_file_size_limit_mb: int = Field(default=15, ge=1, le=10240)
     request_body_limit: str = "100M"
     pip_mirror_url: Optional[str] = None
     extra_env: dict[DifyService, dict[str, str]] = Field(default_factory=dict)
 
-    _check_version = field_validator("version", "sandbox_version", "plugin_daemon_version")(
-        lambda cls, v: None if v is None else _image_tag(v)
-    )
+    _check_version = field_validator(
+        "version", "sandbox_version", "plugin_daemon_version", "agent_backend_version", "local_sandbox_version"
+    )(lambda cls, v: None if v is None else _image_tag(v))
 
     @field_validator("request_body_limit")
     @classmethod
@@ -99,25 +103,50 @@ class DifySettings(Strict):
         return value
 
     @model_validator(mode="after")
-    def _sidecars_known(self) -> "DifySettings":
-        if self.version not in KNOWN_RELEASES and (
-            self.sandbox_version is None or self.plugin_daemon_version is None
-        ):
-            known = ", ".join(sorted(KNOWN_RELEASES))
+    def _release_known(self) -> "DifySettings":
+        base = RELEASES.get(self.version) or nearest_known(self.version)
+        for feature in FEATURES:
+            if getattr(self.features, feature) and feature not in base.features:
+                having = ", ".join(v for v, r in sorted(RELEASES.items()) if feature in r.features)
+                raise ValueError(
+                    f"dify.features.{feature}: Dify {self.version} has no {feature} services "
+                    f"(releases with them: {having}); remove the key or pick one of those releases"
+                )
+        if self.version in RELEASES:
+            return self
+        needed = ["sandbox_version", "plugin_daemon_version"]
+        if self.enabled("agent", base):
+            needed += ["agent_backend_version", "local_sandbox_version"]
+        missing = [f"dify.{to_camel(n)}" for n in needed if getattr(self, n) is None]
+        if missing:
+            known = ", ".join(sorted(RELEASES))
             raise ValueError(
-                f"Dify {self.version} has no verified sandbox/plugin daemon tags here (known: {known}); "
-                "set dify.sandboxVersion and dify.pluginDaemonVersion to the tags of upstream's "
-                "docker-compose at that release"
+                f"Dify {self.version} is not a release known here (known: {known}); set {', '.join(missing)} "
+                "to the tags upstream's docker/docker-compose.yaml pins at that release"
             )
         return self
 
+    def enabled(self, feature: str, base: Optional[Release] = None) -> bool:
+        base = base or RELEASES.get(self.version) or nearest_known(self.version)
+        chosen = getattr(self.features, feature)
+        return feature in base.features and chosen is not False
+
     @property
-    def sidecar_tags(self) -> dict[str, str]:
-        known = KNOWN_RELEASES.get(self.version, {})
-        return {
-            "sandbox": self.sandbox_version or known["sandbox"],
-            "plugin_daemon": self.plugin_daemon_version or known["plugin_daemon"],
-        }
+    def release(self) -> Release:
+        """The release to deploy: the table's entry with this stack's tag overrides and features."""
+        base = RELEASES.get(self.version) or nearest_known(self.version)
+        return Release(
+            version=self.version,
+            sandbox=self.sandbox_version or base.sandbox,
+            plugin_daemon=self.plugin_daemon_version or base.plugin_daemon,
+            agent_backend=self.agent_backend_version or (base.agent_backend if self.version in RELEASES else None),
+            local_sandbox=self.local_sandbox_version or (base.local_sandbox if self.version in RELEASES else None),
+            features=frozenset(f for f in FEATURES if self.enabled(f, base)),
+            daemon_migrates_apart=base.daemon_migrates_apart,
+            lts=base.lts and self.version in RELEASES,
+            optional_env=base.optional_env,
+            extra_api_routes=base.extra_api_routes,
+        )
 
 
 class RegistrySettings(Strict):
@@ -145,12 +174,20 @@ class PostgresSettings(Strict):
     database: str = "dify"
     plugin_database: str = "dify_plugin"
     ssl_mode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "disable"
+    # PEM of the CA that signed the server's certificate, for sslMode verify-ca / verify-full.
+    ca_certificate: Optional[str] = None
 
     _host = field_validator("host")(lambda cls, v: None if v is None else _hostname(v))
 
     @model_validator(mode="after")
     def _external(self) -> "PostgresSettings":
         _require_external(self, "postgres", ("host", "password"))
+        if self.ssl_mode in ("verify-ca", "verify-full") and self.ca_certificate is None:
+            raise ValueError(f"postgres.sslMode {self.ssl_mode} verifies the server's certificate: set "
+                             "postgres.caCertificate to the PEM of its CA (pulumi config set --path "
+                             "postgres.caCertificate \"$(cat ca.pem)\")")
+        if self.ca_certificate is not None and "BEGIN CERTIFICATE" not in self.ca_certificate:
+            raise ValueError("postgres.caCertificate must be a PEM certificate (-----BEGIN CERTIFICATE-----)")
         if self.database == self.plugin_database:
             raise ValueError("postgres.pluginDatabase must differ from postgres.database")
         return self
@@ -165,6 +202,7 @@ class RedisSettings(Strict):
     use_tls: bool = False
     db: int = Field(default=0, ge=0, le=15)
     broker_db: int = Field(default=1, ge=0, le=15)
+    agent_db: int = Field(default=2, ge=0, le=15)
 
     _host = field_validator("host")(lambda cls, v: None if v is None else _hostname(v))
 
@@ -173,6 +211,9 @@ class RedisSettings(Strict):
         _require_external(self, "redis", ("host", "password"))
         if self.db == self.broker_db:
             raise ValueError("redis.brokerDb must differ from redis.db (Celery and the cache share one server)")
+        if self.agent_db in (self.db, self.broker_db):
+            raise ValueError("redis.agentDb must differ from redis.db and redis.brokerDb (the agent backend "
+                             "keeps its own keys in its own database)")
         return self
 
 

@@ -44,7 +44,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
         bind_address=config.docker.bind_address,
     )
     data = self_hosted_or_external(name, config, runtime)
-    secrets = DifySecrets(f"{name}-secrets")
+    secrets = DifySecrets(f"{name}-secrets", agent="agent" in config.dify.release.features)
     urls = public_urls(config)
     catalog = build_catalog(config.dify, config.registry, urls, data.endpoints, secrets, edge(config))
     DifyApp(f"{name}-app", catalog, runtime, data.workloads)

@@ -26,6 +26,7 @@ from components import naming
 from components.dify.app import DifyApp
 from components.dify.catalog import Edge, build_catalog
 from components.dify.environment import PublicUrls
+from components.dify.releases import Release
 from components.kubernetes.entry import Entry, load_balancer_annotations
 from components.kubernetes.sizing import preset
 from components.kubernetes_runtime import KubernetesRuntime
@@ -34,11 +35,16 @@ from components.workload import APP_NET, DATA_NET, ServiceSpec
 from stacks.config import StackConfig
 from stacks.data import DataServices, self_hosted_or_external
 
-MIGRATION = "migrate"
+MIGRATION, PLUGIN_MIGRATION = "migrate", "plugin-migrate"
+DAEMON_MIGRATE, DAEMON_SERVER = ("/app/commandline", "migrate"), ("/app/main",)
 
 
-def with_migration_job(catalog: dict[str, ServiceSpec]) -> dict[str, ServiceSpec]:
-    """The api's migration moved into a run-once workload that api (and so worker and beat) wait for."""
+def with_migration_job(catalog: dict[str, ServiceSpec], release: Release) -> dict[str, ServiceSpec]:
+    """The api's migration moved into a run-once workload that api (and so worker and beat) wait for.
+
+    The plugin daemon's image migrates its own database before serving, without a lock, so two
+    replicas starting together race. Where the image can migrate apart (`daemon_migrates_apart`), a
+    second Job runs `commandline migrate` once and the daemons start only the server after it."""
     api = catalog["api"]
     migrate = replace(
         api, name=MIGRATION, upstream_name="api_migration",
@@ -48,7 +54,17 @@ def with_migration_job(catalog: dict[str, ServiceSpec]) -> dict[str, ServiceSpec
     )
     api = replace(api, env={**api.env, "MIGRATION_ENABLED": "false"},
                   depends_on=tuple(dict.fromkeys(api.depends_on + (MIGRATION,))))
-    return {MIGRATION: migrate, **catalog, "api": api}
+    jobs = {MIGRATION: migrate}
+    daemon = catalog["plugin-daemon"]
+    if release.daemon_migrates_apart:
+        jobs[PLUGIN_MIGRATION] = replace(
+            daemon, name=PLUGIN_MIGRATION, upstream_name="plugin_daemon_migration", command=DAEMON_MIGRATE,
+            ports=(), health=None, state=(), depends_on=(), run_once=True,
+            networks=frozenset({APP_NET, DATA_NET}),
+        )
+        daemon = replace(daemon, command=DAEMON_SERVER,
+                         depends_on=tuple(dict.fromkeys(daemon.depends_on + (PLUGIN_MIGRATION,))))
+    return {**jobs, **catalog, "api": api, "plugin-daemon": daemon}
 
 
 def entry_from_config(config: StackConfig) -> Entry:
@@ -124,11 +140,12 @@ def deploy_on_cluster(
     if callable(data):
         data = data(runtime)
     data = data or self_hosted_or_external(name, config, runtime)
-    secrets = DifySecrets(f"{name}-secrets")
+    secrets = DifySecrets(f"{name}-secrets", agent="agent" in config.dify.release.features)
     tls = k.tls_enabled or entry.tls_at_load_balancer
     urls = public_urls(config, tls)
     catalog = with_migration_job(
-        build_catalog(config.dify, config.registry, urls, data.endpoints, secrets, edge(config, entry))
+        build_catalog(config.dify, config.registry, urls, data.endpoints, secrets, edge(config, entry)),
+        config.dify.release,
     )
     DifyApp(f"{name}-app", catalog, runtime, data.workloads)
 

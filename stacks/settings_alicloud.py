@@ -159,6 +159,18 @@ PRESETS: dict[str, dict] = {
 }
 
 
+# Linux node images of pulumi-alicloud's cs.NodePool `image_type`.
+NodeImageType = Literal[
+    "AliyunLinux3", "AliyunLinux3Arm64", "AliyunLinux3ContainerOptimized", "ContainerOS",
+    "AliyunLinux4", "AliyunLinux4Arm64", "AliyunLinux4ContainerOptimized", "AliyunLinux4ContainerOptimizedArm64",
+    "AliyunLinux4Security", "Ubuntu",
+]
+# Kernels 5.13+ that can have Landlock: Ubuntu (5.15 / 6.8, enabled) and Alibaba Cloud Linux 4 (6.6).
+# Alibaba Cloud Linux 3 and ContainerOS 3 run 5.10 without it.
+LANDLOCK_IMAGE_TYPES = ("Ubuntu", "AliyunLinux4", "AliyunLinux4Arm64", "AliyunLinux4ContainerOptimized",
+                        "AliyunLinux4ContainerOptimizedArm64", "AliyunLinux4Security")
+
+
 class AlicloudSettings(Strict):
     region: str = "cn-hangzhou"
     # Two zones; empty picks the region's first two zones that can host vSwitches.
@@ -180,6 +192,9 @@ class AlicloudSettings(Strict):
     node_instance_types: list[str] = Field(default_factory=list)
     node_count: Optional[int] = Field(default=None, ge=1, le=1000)
     node_system_disk_gb: int = Field(default=120, ge=40, le=2048)
+    # The node pool's OS image (the SDK's `image_type`). Alibaba Cloud Linux 3 (kernel 5.10) has no
+    # Landlock, so Dify's agent local sandbox runs there without path isolation.
+    node_image_type: NodeImageType = "AliyunLinux3"
     autoscaling: Optional[AutoscalingSettings] = None
     # Data
     rds: RdsSettings = Field(default_factory=RdsSettings)

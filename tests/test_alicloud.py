@@ -270,7 +270,7 @@ def test_databases_accounts_and_the_vector_job(prod):
     assert privilege["privilege"] == "DBOwner" and set(privilege["dbNames"]) == databases
 
     jobs = {m["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]: m for m in of_kind(prod, "Job")}
-    assert set(jobs) == {"db-init", "migrate"}
+    assert set(jobs) == {"db-init", "migrate", "plugin-migrate"}
     init = jobs["db-init"]
     script = " ".join(containers(init)[0]["args"])
     assert "CREATE EXTENSION IF NOT EXISTS vector" in script and "DIFY_PLUGIN_DB" in script

@@ -323,7 +323,7 @@ def test_network_policies_are_enforced_by_the_vpc_cni(prod):
 
 def test_the_plugin_database_and_vector_job(prod):
     jobs = {m["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]: m for m in of_kind(prod, "Job")}
-    assert set(jobs) == {"db-init", "migrate"}
+    assert set(jobs) == {"db-init", "migrate", "plugin-migrate"}
     init = jobs["db-init"]
     script = " ".join(containers(init)[0]["args"])
     assert 'CREATE DATABASE \\"$DIFY_PLUGIN_DB\\"' in script and "CREATE EXTENSION IF NOT EXISTS vector" in script
@@ -395,7 +395,8 @@ def test_repositories_scan_on_push_with_a_lifecycle(prod):
     repositories = prod.of_type(T["repository"])
     assert {r.plain["name"] for r in repositories} == {
         f"dify-prod-registry/{n}" for n in ("langgenius/dify-api", "langgenius/dify-web", "langgenius/dify-sandbox",
-                                            "langgenius/dify-plugin-daemon", "plugins")}
+                                            "langgenius/dify-plugin-daemon", "langgenius/dify-agent-backend",
+                                                "langgenius/dify-agent-local-sandbox", "plugins")}
     for repository in repositories:
         assert repository.plain["imageScanningConfiguration"] == {"scanOnPush": True}
         assert repository.plain["imageTagMutability"] == "IMMUTABLE"

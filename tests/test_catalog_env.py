@@ -1,22 +1,13 @@
 """The catalog against upstream's compose file: names, shared secrets, and secret handling."""
 
 import json
-from pathlib import Path
 
 import pytest
 
-from stacks.config import DEFAULT_DIFY_VERSION
+from components.dify.releases import DEFAULT_VERSION, RELEASES
 from tools.mocks import is_secret, run_program
 
-FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "upstream_compose_env.json").read_text())
 CONTAINER = "docker:index/container:Container"
-DIFY_SERVICES = {"api", "worker", "beat", "web", "sandbox", "plugin-daemon"}
-
-# Variables read by the images themselves rather than by upstream's compose file.
-IMAGE_ENV = {
-    "postgres": {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "PGDATA"},
-    "redis": {"REDISCLI_AUTH", "REDIS_PASSWORD"},
-}
 
 
 @pytest.fixture(scope="module")
@@ -27,38 +18,6 @@ def dev():
 def env_of(run, service):
     container = run.named(CONTAINER, f"dify-dev-{service}")
     return dict(item.split("=", 1) for item in container.plain["envs"])
-
-
-def upstream_keys(upstream_name):
-    keys = set(FIXTURE["services"][upstream_name])
-    if upstream_name in FIXTURE["merges_shared_env"]:
-        keys |= set(FIXTURE["shared_api_worker_env"])
-    return keys
-
-
-def test_fixture_is_for_the_pinned_release():
-    assert FIXTURE["dify_version"] == FIXTURE["template_version"] == DEFAULT_DIFY_VERSION
-
-
-@pytest.mark.parametrize(
-    ("service", "upstream"),
-    [("api", "api"), ("worker", "worker"), ("beat", "worker_beat"), ("web", "web"),
-     ("sandbox", "sandbox"), ("plugin-daemon", "plugin_daemon")],
-)
-def test_every_env_key_is_one_upstream_defines_for_that_service(dev, service, upstream):
-    unknown = sorted(set(env_of(dev, service)) - upstream_keys(upstream))
-    assert unknown == [], f"{service} sets keys upstream's compose does not define: {unknown}"
-
-
-def test_data_services_use_only_their_images_variables(dev):
-    assert set(env_of(dev, "postgres")) <= IMAGE_ENV["postgres"] | upstream_keys("db_postgres")
-    assert set(env_of(dev, "redis")) <= IMAGE_ENV["redis"] | upstream_keys("redis")
-
-
-def test_the_fixture_catches_a_misspelt_key():
-    assert "PGVECTOR_PORT" in upstream_keys("api")
-    assert "PG_VECTOR_PORT" not in upstream_keys("api")
-    assert "SERVER_KEY" in upstream_keys("plugin_daemon") and "SERVER_KEY" not in upstream_keys("web")
 
 
 def test_shared_secrets_are_equal_where_upstream_requires(dev):
@@ -116,10 +75,7 @@ def test_api_worker_beat_share_one_image_and_sidecars_are_pinned(dev):
     images = {s: dev.named(CONTAINER, f"dify-dev-{s}").inputs["image"] for s in ("api", "worker", "beat")}
     assert len(set(images.values())) == 1
     refs = {r.inputs["name"] for r in dev.of_type("docker:index/remoteImage:RemoteImage")}
-    assert f"langgenius/dify-api:{DEFAULT_DIFY_VERSION}" in refs
-    assert f"langgenius/dify-web:{DEFAULT_DIFY_VERSION}" in refs
-    assert "langgenius/dify-sandbox:0.2.14" in refs
-    assert "langgenius/dify-plugin-daemon:0.5.3-local" in refs
+    assert set(RELEASES[DEFAULT_VERSION].images().values()) <= refs
     for ref in refs:
         tag = ref.rsplit(":", 1)[1]
         assert tag != "latest" and any(ch.isdigit() for ch in tag), ref
@@ -179,3 +135,81 @@ def test_extra_env_cannot_override_a_secret():
     with pytest.raises(Exception) as raised:
         run_program("dev", overrides={"dify": {"extraEnv": {"api": {"DB_PASSWORD": "plain"}}}})
     assert "dify.extraEnv.api" in str(raised.value) and "DB_PASSWORD" in str(raised.value)
+
+
+CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBca\n-----END CERTIFICATE-----\n"
+
+
+@pytest.mark.parametrize(("mode", "daemon_mode"), [
+    ("disable", "disable"), ("prefer", "disable"), ("require", "require"), ("verify-full", "require"),
+])
+def test_postgres_tls_reaches_the_api_as_libpq_options_and_the_daemon_as_its_two_modes(mode, daemon_mode):
+    run = run_program("dev", overrides={"postgres": {
+        "mode": "external", "host": "pg.internal", "password": "pg-secret-1", "sslMode": mode,
+        **({"caCertificate": CA_PEM} if mode.startswith("verify") else {})}}, secret_keys=("postgres",))
+    api, daemon = env_of(run, "api"), env_of(run, "plugin-daemon")
+    assert env_of(run, "plugin-daemon")["DB_SSL_MODE"] == daemon_mode
+    assert "DB_EXTRAS" not in daemon
+    if mode.startswith("verify"):
+        assert api["DB_EXTRAS"] == f"sslmode={mode}&sslrootcert=/etc/dify/tls/postgres-ca.crt"
+        uploads = {u["file"]: u["content"] for u in run.named(CONTAINER, "dify-dev-api").plain["uploads"]}
+        assert uploads["/etc/dify/tls/postgres-ca.crt"] == CA_PEM
+    else:
+        assert api["DB_EXTRAS"] == f"sslmode={mode}"
+    assert env_of(run, "worker")["DB_EXTRAS"] == api["DB_EXTRAS"] == env_of(run, "beat")["DB_EXTRAS"]
+
+
+def test_a_verifying_postgres_mode_needs_the_ca():
+    with pytest.raises(Exception) as raised:
+        run_program("dev", overrides={"postgres": {"mode": "external", "host": "pg.internal",
+                                                   "password": "pg-secret-1", "sslMode": "verify-full"}},
+                    secret_keys=("postgres",))
+    assert "postgres.caCertificate" in str(raised.value)
+
+
+def test_redis_tls_verification_agrees_between_the_cache_and_the_broker():
+    run = run_program("dev", overrides={"redis": {"mode": "external", "host": "redis.internal",
+                                                  "password": "r-secret-1", "useTls": True}},
+                      secret_keys=("redis",))
+    api = env_of(run, "api")
+    assert api["REDIS_USE_SSL"] == api["BROKER_USE_SSL"] == "true"
+    assert api["REDIS_SSL_CERT_REQS"] == "CERT_REQUIRED"
+    assert api["CELERY_BROKER_URL"].startswith("rediss://") and api["CELERY_BROKER_URL"].endswith(
+        "?ssl_cert_reqs=required")
+    assert env_of(run, "agent-backend")["DIFY_AGENT_REDIS_URL"].startswith("rediss://")
+    assert "REDIS_SSL_CERT_REQS" not in env_of(run_program("dev"), "api")
+
+
+def test_plugin_endpoints_and_s3_addressing(dev):
+    api = env_of(dev, "api")
+    assert api["ENDPOINT_URL_TEMPLATE"] == "http://localhost/e/{hook_id}"
+    assert api["S3_ADDRESS_STYLE"] == "path", "the self-hosted store serves buckets by path"
+    run = run_program("dev", overrides={"domain": "dify.example.com"})
+    assert env_of(run, "api")["ENDPOINT_URL_TEMPLATE"] == "http://dify.example.com/e/{hook_id}"
+
+
+def test_web_and_collaboration_settings_follow_the_release_and_the_features(dev):
+    web = env_of(dev, "web")
+    assert web["SERVER_CONSOLE_API_URL"] == "http://api:5001"
+    assert web["NEXT_PUBLIC_SOCKET_URL"] == "ws://localhost"
+    assert web["NEXT_PUBLIC_ENABLE_AGENT_V2"] == "true" and web["ENABLE_COLLABORATION_MODE"] == "true"
+    assert env_of(dev, "api")["ENABLE_COLLABORATION_MODE"] == "true"
+    ws = env_of(dev, "api-websocket")
+    assert ws["SERVER_WORKER_CLASS"] == "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"
+    assert env_of(dev, "api")["SERVER_WORKER_CLASS"] == "gevent"
+    assert ws["SECRET_KEY"] == env_of(dev, "api")["SECRET_KEY"]
+
+    off = run_program("dev", overrides={"dify": {"features": {"agent": False, "collaboration": False}}})
+    names = {c.name for c in off.of_type(CONTAINER)}
+    assert not names & {"dify-dev-api-websocket", "dify-dev-agent-backend", "dify-dev-local-sandbox",
+                        "dify-dev-agent-ssrf-proxy"}
+    web = env_of(off, "web")
+    assert web["NEXT_PUBLIC_ENABLE_AGENT_V2"] == "false" and web["ENABLE_COLLABORATION_MODE"] == "false"
+    assert "NEXT_PUBLIC_SOCKET_URL" not in web
+    assert "AGENT_BACKEND_BASE_URL" not in env_of(off, "api")
+    assert "socket.io" not in "".join(str(u) for u in off.named(CONTAINER, "dify-dev-nginx").plain["uploads"])
+
+    tls = run_program("dev", overrides={"domain": "dify.example.com", "docker": {"tls": {
+        "certificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n",
+        "key": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n"}}}, secret_keys=("docker",))
+    assert env_of(tls, "web")["NEXT_PUBLIC_SOCKET_URL"] == "wss://dify.example.com"

@@ -2,7 +2,8 @@
 
 import pytest
 
-from stacks.config import DEFAULT_DIFY_VERSION, KNOWN_RELEASES, StackConfig
+from components.dify.releases import DEFAULT_VERSION, LTS_VERSION, RELEASES
+from stacks.config import StackConfig
 from tools.mocks import PROJECT, run_program
 
 PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
@@ -13,9 +14,35 @@ def test_defaults_are_a_working_docker_stack():
     config = StackConfig.model_validate({})
     assert config.target == "docker"
     assert (config.postgres.mode, config.redis.mode, config.object_storage.mode) == ("self-hosted",) * 3
-    assert config.dify.version == DEFAULT_DIFY_VERSION
-    assert config.dify.sidecar_tags == KNOWN_RELEASES[DEFAULT_DIFY_VERSION]
-    assert "latest" not in config.dify.sidecar_tags.values()
+    assert config.dify.version == DEFAULT_VERSION
+    assert config.dify.release == RELEASES[DEFAULT_VERSION]
+    assert config.dify.release.features == {"agent", "collaboration"}
+    assert not any(ref.endswith(":latest") for ref in config.dify.release.images().values())
+
+
+def test_the_newest_release_is_the_default_and_the_lts_line_stays_deployable():
+    newest = max(RELEASES, key=lambda v: tuple(int(p) for p in v.split(".")))
+    assert DEFAULT_VERSION == newest
+    assert LTS_VERSION.startswith("1.13.") and RELEASES[LTS_VERSION].lts
+    lts = StackConfig.model_validate({"dify": {"version": LTS_VERSION}}).dify.release
+    assert lts.features == frozenset() and set(lts.images()) == {"api", "web", "sandbox", "plugin_daemon"}
+
+
+def test_features_can_be_turned_off():
+    release = StackConfig.model_validate({"dify": {"features": {"agent": False}}}).dify.release
+    assert release.features == {"collaboration"} and "agent_backend" not in release.images()
+    release = StackConfig.model_validate({"dify": {"features": {"collaboration": False}}}).dify.release
+    assert release.features == {"agent"}
+
+
+def test_an_unknown_release_takes_the_services_of_the_one_before_it_and_every_tag():
+    tags = {"sandboxVersion": "0.2.15", "pluginDaemonVersion": "0.6.10-local",
+            "agentBackendVersion": "1.17.1", "localSandboxVersion": "1.17.1"}
+    release = StackConfig.model_validate({"dify": {"version": "1.17.1", **tags}}).dify.release
+    assert release.features == {"agent", "collaboration"}
+    assert release.images()["agent_backend"] == "langgenius/dify-agent-backend:1.17.1"
+    assert release.images()["plugin_daemon"] == "langgenius/dify-plugin-daemon:0.6.10-local"
+    assert release.daemon_migrates_apart and release.extra_api_routes == ("/openapi",)
 
 
 @pytest.mark.parametrize(
@@ -26,6 +53,13 @@ def test_defaults_are_a_working_docker_stack():
         ({"redis": {"hots": "cache.internal"}}, (), "redis.hots", "did you mean `redis.host`"),
         ({"dify": {"version": "latest"}}, (), "dify.version", "not a pinned image tag"),
         ({"dify": {"version": "1.99.0"}}, (), "dify.sandboxVersion", "dify.pluginDaemonVersion"),
+        ({"dify": {"version": "1.99.0", "sandboxVersion": "0.2.16", "pluginDaemonVersion": "0.6.11-local"}}, (),
+         "dify.agentBackendVersion", "dify.localSandboxVersion"),
+        ({"dify": {"version": "1.13.3", "features": {"agent": True}}}, (), "dify.features.agent", "1.16.1"),
+        ({"dify": {"version": "1.13.3", "features": {"collaboration": True}}}, (), "dify.features.collaboration",
+         "pick one of those releases"),
+        ({"dify": {"features": {"agents": False}}}, (), "dify.features.agents", "did you mean `dify.features.agent`"),
+        ({"redis": {"agentDb": 1}}, (), "redis.agentDb", "must differ"),
         ({"postgres": {"mode": "external"}}, (), "postgres.host", "postgres.password"),
         ({"postgres": {"mode": "managed"}}, (), "postgres.mode", "cloud target"),
         ({"postgres": {"port": "five"}}, (), "postgres.port", "valid integer"),

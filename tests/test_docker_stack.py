@@ -7,7 +7,10 @@ from tools.mocks import is_secret, run_program
 CONTAINER = "docker:index/container:Container"
 NETWORK = "docker:index/network:Network"
 VOLUME = "docker:index/volume:Volume"
-DIFY = ["api", "worker", "beat", "web", "sandbox", "plugin-daemon", "ssrf-proxy", "nginx"]
+DIFY = ["api", "worker", "beat", "web", "sandbox", "plugin-daemon", "ssrf-proxy", "nginx",
+        "api-websocket", "agent-backend", "local-sandbox", "agent-ssrf-proxy"]
+LTS = {"dify": {"version": "1.13.3"}}
+LTS_DIFY = DIFY[:8]
 DATA = ["postgres", "redis", "object-store"]
 PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
 PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEfake\n-----END PRIVATE KEY-----\n"
@@ -23,7 +26,7 @@ def container(run, service, stack="dev"):
 
 
 def networks_of(run, service):
-    return {n["name"].rsplit("-", 1)[-1] for n in container(run, service).plain["networksAdvanced"]}
+    return {n["name"].removeprefix("dify-dev-net-") for n in container(run, service).plain["networksAdvanced"]}
 
 
 def test_all_services_run_as_containers(dev):
@@ -31,9 +34,18 @@ def test_all_services_run_as_containers(dev):
     assert names == {f"dify-dev-{s}" for s in DIFY + DATA}
 
 
+def test_the_lts_release_has_neither_agent_nor_collaboration_services():
+    run = run_program("dev", overrides=LTS)
+    assert {c.name for c in run.of_type(CONTAINER)} == {f"dify-dev-{s}" for s in LTS_DIFY + DATA}
+    assert {n.inputs["name"] for n in run.of_type(NETWORK)} == {
+        "dify-dev-net-app", "dify-dev-net-sandbox", "dify-dev-net-data"}
+    assert run.outputs["difyVersion"] == "1.13.3"
+
+
 def test_networks_separate_sandbox_and_data(dev):
     internal = {n.inputs["name"]: n.inputs.get("internal", False) for n in dev.of_type(NETWORK)}
-    assert internal == {"dify-dev-net-app": False, "dify-dev-net-sandbox": True, "dify-dev-net-data": True}
+    assert internal == {"dify-dev-net-app": False, "dify-dev-net-sandbox": True, "dify-dev-net-data": True,
+                        "dify-dev-net-agent-sandbox": True, "dify-dev-net-agent-proxy": True}
     assert networks_of(dev, "sandbox") == {"sandbox"}
     assert networks_of(dev, "ssrf-proxy") == {"app", "sandbox"}
     assert networks_of(dev, "api") == networks_of(dev, "worker") == {"app", "sandbox", "data"}
@@ -41,6 +53,11 @@ def test_networks_separate_sandbox_and_data(dev):
     assert networks_of(dev, "web") == networks_of(dev, "nginx") == {"app"}
     for data in DATA:
         assert networks_of(dev, data) == {"data"}
+    # The agent's local sandbox reaches only the agent backend's network and its own proxy's.
+    assert networks_of(dev, "local-sandbox") == {"agent-sandbox", "agent-proxy"}
+    assert networks_of(dev, "agent-ssrf-proxy") == {"app", "agent-proxy"}
+    assert networks_of(dev, "agent-backend") == {"app", "data", "agent-sandbox"}
+    assert networks_of(dev, "api-websocket") == {"app", "data"}
 
 
 def test_every_container_is_reachable_by_its_service_name(dev):
@@ -127,7 +144,9 @@ def test_only_nginx_publishes_ports(dev):
 
 def test_images_are_pulled_by_pinned_tag_and_kept(dev):
     images = dev.of_type("docker:index/remoteImage:RemoteImage")
-    assert len(images) == 9
+    # api (api, worker, beat, websocket), web, sandbox, plugin daemon, agent backend, local sandbox,
+    # squid, nginx, postgres, redis, the object store.
+    assert len(images) == 11
     for image in images:
         assert image.inputs["keepLocally"] is True
         assert not image.inputs["name"].endswith(":latest")
@@ -145,7 +164,7 @@ def test_everything_uses_the_configured_docker_host():
 def test_registry_mirror_prefixes_every_image():
     run = run_program("dev", overrides={"registry": {"mirror": "docker.m.daocloud.io"}})
     refs = {i.inputs["name"] for i in run.of_type("docker:index/remoteImage:RemoteImage")}
-    assert "docker.m.daocloud.io/langgenius/dify-api:1.13.3" in refs
+    assert "docker.m.daocloud.io/langgenius/dify-api:1.16.1" in refs
     assert "docker.m.daocloud.io/library/nginx:1.30.5-alpine" in refs
     assert all(r.startswith("docker.m.daocloud.io/") for r in refs)
 
@@ -185,7 +204,9 @@ def test_outputs(dev):
     assert dev.outputs["internalEndpoints"] == {
         "postgres": "postgres:5432", "redis": "redis:6379", "object-store": "object-store:8333",
         "api": "api:5001", "web": "web:3000", "sandbox": "sandbox:8194", "plugin-daemon": "plugin-daemon:5002",
-        "ssrf-proxy": "ssrf-proxy:3128", "nginx": "nginx:80",
+        "ssrf-proxy": "ssrf-proxy:3128", "nginx": "nginx:80", "api-websocket": "api-websocket:5001",
+        "agent-backend": "agent-backend:5050", "local-sandbox": "local-sandbox:5004",
+        "agent-ssrf-proxy": "agent-ssrf-proxy:3128",
     }
 
 

@@ -11,6 +11,8 @@ import kubernetes_validate
 import kubernetes_validate.utils
 import pytest
 
+from components.dify.releases import LTS_VERSION, RELEASES
+
 from tools.mocks import (
     LB_HOSTNAME, Run, generated_passwords, is_secret, manifests, run_program,
 )
@@ -138,11 +140,12 @@ def test_the_stack_declares_the_expected_objects():
     assert {"Namespace", "Secret", "ConfigMap", "Deployment", "StatefulSet", "Job", "Service",
             "NetworkPolicy"} <= kinds
     deployments = {m["metadata"]["name"] for m in of_kind(run, "Deployment")}
-    assert deployments == {"api", "worker", "beat", "web", "sandbox", "plugin-daemon", "ssrf-proxy", "nginx"}
+    assert deployments == {"api", "worker", "beat", "web", "sandbox", "plugin-daemon", "ssrf-proxy", "nginx",
+                           "api-websocket", "agent-backend", "local-sandbox", "agent-ssrf-proxy"}
     assert {m["metadata"]["name"] for m in of_kind(run, "StatefulSet")} == {"postgres", "redis", "object-store"}
     services = {m["metadata"]["name"] for m in of_kind(run, "Service")}
     assert services == {"api", "web", "sandbox", "plugin-daemon", "ssrf-proxy", "nginx", "postgres", "redis",
-                        "object-store"}
+                        "object-store", "api-websocket", "agent-backend", "local-sandbox", "agent-ssrf-proxy"}
     namespaces = {m["metadata"].get("namespace") for m in manifests(run) if m["kind"] != "Namespace"}
     assert namespaces == {"dify"}
     providers = run.of_type("pulumi:providers:kubernetes")
@@ -373,7 +376,9 @@ def test_pods_have_no_service_links_and_the_plugin_daemon_shares_its_process_nam
         assert pod(m)["enableServiceLinks"] is False, name
         assert pod(m)["automountServiceAccountToken"] is False, name
     assert pod(services["plugin-daemon"]).get("shareProcessNamespace") is True
-    assert all("shareProcessNamespace" not in pod(m) for name, m in services.items() if name != "plugin-daemon")
+    # The daemon's image, also in its migration Job (plugins run as its children).
+    daemon_image = {"plugin-daemon", "plugin-migrate"}
+    assert all("shareProcessNamespace" not in pod(m) for name, m in services.items() if name not in daemon_image)
 
 
 # -- migrations and upgrades ---------------------------------------------------------------------
@@ -384,7 +389,8 @@ def test_migrations_run_once_in_a_job_before_the_api():
 
     run = variant("production")
     jobs = of_kind(run, "Job")
-    assert len(jobs) == 1
+    assert {m["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"] for m in jobs} == {
+        "migrate", "plugin-migrate"}
     services = by_service(run)
     job = services["migrate"]
     env = env_of(job)
@@ -393,9 +399,26 @@ def test_migrations_run_once_in_a_job_before_the_api():
     assert pod(job)["restartPolicy"] == "OnFailure"
     for service in ("api", "worker", "beat"):
         assert env_of(services[service])["MIGRATION_ENABLED"]["value"] == "false", service
-    catalog = with_migration_job({"api": ServiceSpec(name="api", upstream_name="api", image="i",
-                                                     env={"MIGRATION_ENABLED": "true"})})
+    specs = {"api": ServiceSpec(name="api", upstream_name="api", image="i", env={"MIGRATION_ENABLED": "true"}),
+             "plugin-daemon": ServiceSpec(name="plugin-daemon", upstream_name="plugin_daemon", image="d")}
+    catalog = with_migration_job(specs, RELEASES[LTS_VERSION])
     assert "migrate" in catalog["api"].depends_on and catalog["migrate"].run_once
+    assert "plugin-migrate" not in catalog and catalog["plugin-daemon"].command is None
+
+
+def test_the_plugin_daemon_migrates_once_in_a_job_before_its_replicas_start():
+    run = variant("production")
+    services = by_service(run)
+    job, daemon = services["plugin-migrate"], services["plugin-daemon"]
+    assert daemon["spec"]["replicas"] == 2
+    assert containers(job)[0]["args"] == ["/app/commandline", "migrate"]
+    assert containers(daemon)[0]["args"] == ["/app/main"]
+    assert "command" not in containers(daemon)[0], "the image's tini entrypoint stays"
+    assert containers(job)[0]["image"] == containers(daemon)[0]["image"]
+    assert env_of(job)["DB_DATABASE"] == env_of(daemon)["DB_DATABASE"]
+    declared = {r.name: r for r in run.resources if r.typ.startswith("kubernetes:")}
+    prefix = next(n for n in declared if n.endswith("-plugin-migrate")).removesuffix("-plugin-migrate")
+    assert f"{prefix}-plugin-migrate" in declared[f"{prefix}-plugin-daemon"].depends_on
 
 
 def test_rollout_order_data_then_migration_then_dify():
@@ -523,7 +546,22 @@ def test_network_policies_confine_the_sandbox_and_the_data_services():
     assert not may_reach(policies, labels["sandbox"], labels["api"], 5001)
     assert not may_reach(policies, labels["sandbox"], labels["postgres"], 5432)
 
-    data_users = {"api", "worker", "beat", "plugin-daemon", "migrate"}
+    # The agent's local sandbox: driven by the agent backend, out only through its own proxy.
+    local = labels["local-sandbox"]
+    assert not may_reach_internet(policies, local)
+    assert may_reach(policies, local, labels["agent-ssrf-proxy"], 3128)
+    assert may_reach(policies, labels["agent-backend"], local, 5004)
+    assert may_reach_internet(policies, labels["agent-ssrf-proxy"])
+    for other in ("api", "plugin-daemon", "ssrf-proxy", "sandbox", "web", "nginx", "api-websocket"):
+        port = {"api": 5001, "plugin-daemon": 5002, "ssrf-proxy": 3128, "sandbox": 8194, "web": 3000,
+                "nginx": 80, "api-websocket": 5001}[other]
+        assert not may_reach(policies, local, labels[other], port), other
+        assert not may_reach(policies, labels[other], local, 5004), other
+    assert not may_reach(policies, labels["sandbox"], labels["agent-ssrf-proxy"], 3128)
+    assert may_reach(policies, labels["nginx"], labels["api-websocket"], 5001)
+
+    data_users = {"api", "worker", "beat", "plugin-daemon", "migrate", "plugin-migrate", "api-websocket",
+                  "agent-backend"}
     for data in ("postgres", "redis", "object-store"):
         assert not may_reach_internet(policies, labels[data]), data
         for name, source in labels.items():
@@ -635,3 +673,36 @@ def test_plugin_daemon_keeps_plugins_in_object_storage_and_uses_the_pip_mirror()
     assert env_of(by_service(run)["sandbox"])["PIP_MIRROR_URL"]["value"] == "https://mirrors.aliyun.com/pypi/simple"
     scratch = {v["name"]: v for v in pod(daemon)["volumes"]}
     assert "emptyDir" in scratch["plugin-daemon-storage"], "plugin state is rebuilt from the object store"
+
+
+def test_the_services_since_1_16_run_with_probes_sizes_and_contexts():
+    services = by_service(variant("production"))
+    websocket, backend = services["api-websocket"], services["agent-backend"]
+    local, proxy = services["local-sandbox"], services["agent-ssrf-proxy"]
+    assert websocket["spec"]["replicas"] == 2 and proxy["spec"]["replicas"] == 2
+    assert backend["spec"]["replicas"] == 1
+    # The local sandbox keeps its jobs in the container: one, replaced rather than rolled.
+    assert local["spec"]["replicas"] == 1 and local["spec"]["strategy"] == {"type": "Recreate"}
+    assert containers(websocket)[0]["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert containers(local)[0]["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": 5004, "scheme": "HTTP"}
+    assert containers(backend)[0]["readinessProbe"]["tcpSocket"] == {"port": 5050}
+    assert pod(backend)["securityContext"]["runAsUser"] == 1001
+    for m in (websocket, backend, local, proxy):
+        c = containers(m)[0]
+        assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
+        assert c["securityContext"]["allowPrivilegeEscalation"] is False
+        assert c["resources"]["limits"]["memory"] and c["resources"]["requests"]["cpu"]
+    assert "add" not in containers(local)[0]["securityContext"]["capabilities"], "Landlock needs no capability"
+    env = env_of(local)
+    assert env["HTTPS_PROXY"]["value"] == "http://agent-ssrf-proxy:3128"
+    assert env["SHELLCTL_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "SHELLCTL_AUTH_TOKEN"
+    assert env_of(backend)["DIFY_AGENT_SERVER_SECRET_KEY"]["valueFrom"]["secretKeyRef"]
+
+
+def test_the_lts_release_renders_without_the_newer_services():
+    run = run_program("k8s", overrides={"dify": {"version": LTS_VERSION}})
+    names = {m["metadata"]["name"] for m in of_kind(run, "Deployment")}
+    assert names == {"api", "worker", "beat", "web", "sandbox", "plugin-daemon", "ssrf-proxy", "nginx"}
+    assert {workload_name(m) for m in of_kind(run, "Job")} == {"migrate"}
+    daemon = named(run, "Deployment", "plugin-daemon")
+    assert "args" not in containers(daemon)[0], "daemon 0.5.3 migrates inside its server"

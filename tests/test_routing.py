@@ -23,6 +23,8 @@ UPSTREAM_ROUTES = {
     "/e/": "plugin_daemon", "/": "web", "/mcp": "api", "/triggers": "api",
 }
 ADDRESSES = {"api": "api:5001", "web": "web:3000", "plugin_daemon": "plugin-daemon:5002"}
+# What 1.16.1's template (59b879d2) adds: /socket.io/ to api_websocket, /openapi to the api.
+COLLABORATION = {"websocket": "api-websocket:5001", "extra_api_routes": ("/openapi",)}
 
 
 def parse(text, tmp_path):
@@ -58,6 +60,30 @@ def test_routes_match_upstream(tmp_path):
         assert routes[path]["headers"]["X-Forwarded-For"] == "$proxy_add_x_forwarded_for"
     assert routes["/e/"]["headers"]["Dify-Hook-Url"] == "$forwarded_proto://$host$request_uri"
     assert set(routes) == set(UPSTREAM_ROUTES) | {f"= {nginx.HEALTH_PATH}"}
+
+
+def test_the_collaboration_route_upgrades_the_connection(tmp_path):
+    parsed = parse(nginx.render(**ADDRESSES, **COLLABORATION), tmp_path)
+    (server,) = servers(parsed)
+    routes = locations(server)
+    socket_io = routes["/socket.io/"]
+    assert socket_io["proxy_pass"] == ["http://api-websocket:5001"]
+    assert socket_io["headers"]["Upgrade"] == "$http_upgrade"
+    assert socket_io["headers"]["Connection"] == "$connection_upgrade"
+    assert routes["/openapi"]["proxy_pass"] == ["http://api:5001"]
+    # Every other location keeps upstream connections alive instead.
+    assert all(r["headers"]["Connection"] == "" for path, r in routes.items() if r.get("proxy_pass")
+               and path != "/socket.io/")
+    (upgrade_map,) = [d for d in parsed if d["directive"] == "map" and d["args"][0] == "$http_upgrade"]
+    assert {(entry["directive"], *entry["args"]) for entry in upgrade_map["block"]} == {
+        ("default", "upgrade"), ("", "close")}
+    rendered = nginx.render(**ADDRESSES, **COLLABORATION)
+    assert "127.0.0.11" not in rendered and "resolver" not in rendered, "Docker's resolver does not exist on Kubernetes"
+
+
+def test_without_collaboration_there_is_no_socket_route(tmp_path):
+    (server,) = servers(parse(nginx.render(**ADDRESSES), tmp_path))
+    assert "/socket.io/" not in locations(server) and "/openapi" not in locations(server)
 
 
 def test_tls_redirects_http_and_serves_the_routes(tmp_path):
@@ -175,6 +201,40 @@ def test_nginx_accepts_the_config_and_routes_requests(tmp_path, tls):
             proc.wait(timeout=10)
 
 
+def test_nginx_upgrades_socket_io_to_a_websocket_backend(tmp_path):
+    from websockets.sync.client import connect
+    from websockets.sync.server import serve
+
+    def echo(connection):
+        for message in connection:
+            connection.send(f"{connection.request.path} {message}")
+
+    with serve(echo, "127.0.0.1", 0) as ws_server, backends(["api", "web", "plugin_daemon"]) as addresses:
+        threading.Thread(target=ws_server.serve_forever, daemon=True).start()
+        ws_address = f"127.0.0.1:{ws_server.socket.getsockname()[1]}"
+        port = _free_port()
+        conf = tmp_path / "nginx.conf"
+        conf.write_text(_wrap(nginx.render(**addresses, websocket=ws_address, extra_api_routes=("/openapi",)),
+                              tmp_path, port, _free_port()))
+        proc = subprocess.Popen([_nginx_binary(), "-p", str(tmp_path), "-c", str(conf), "-e", "stderr",
+                                 "-g", "daemon off;"], stderr=subprocess.PIPE, text=True)
+        try:
+            _wait_for(f"http://127.0.0.1:{port}{nginx.HEALTH_PATH}")
+            with connect(f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket", open_timeout=5) as ws:
+                ws.send("hello")
+                assert ws.recv(timeout=5) == "/socket.io/?EIO=4&transport=websocket hello"
+            body = urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi/spec", timeout=5).read().decode()
+            assert body.startswith("api /openapi/spec")
+            # The api's keep-alive route does not upgrade: a websocket handshake there fails.
+            with pytest.raises(Exception):
+                with connect(f"ws://127.0.0.1:{port}/console/api/ws", open_timeout=5):
+                    pass
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+            ws_server.shutdown()
+
+
 def _wait_for(url):
     deadline = time.monotonic() + 10
     while True:
@@ -213,6 +273,30 @@ def test_squid_accepts_the_config(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert not re.search(r"ERROR|FATAL|WARNING|Bungled", output), output
+
+
+def test_squid_accepts_the_agent_proxy_config(tmp_path):
+    conf = tmp_path / "squid.conf"
+    conf.write_text(ssrf_proxy.render(None, None, 3128, internal_paths=(("agent-backend", "/agent-stub/"),
+                                                                        ("api", "/files/"))))
+    result = subprocess.run([_squid_binary(), "-k", "parse", "-f", str(conf)], capture_output=True, text=True)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert not re.search(r"ERROR|FATAL|WARNING|Bungled", output), output
+
+
+def test_agent_proxy_rules():
+    lines = ssrf_proxy.render(None, None, 3128, internal_paths=(("agent-backend", "/agent-stub/"),
+                                                                ("api", "/files/"))).splitlines()
+    access = [line for line in lines if line.startswith("http_access")]
+    assert "acl internal_host_0 dstdomain agent-backend" in lines
+    assert "acl internal_path_0 urlpath_regex -i ^/agent-stub/" in lines
+    assert "acl internal_path_1 urlpath_regex -i ^/files/" in lines
+    deny_private = access.index("http_access deny private_dst")
+    assert access.index("http_access allow internal_host_0 internal_path_0 localnet") < deny_private
+    assert access.index("http_access allow internal_host_1 internal_path_1 localnet") < deny_private
+    assert access[-1] == "http_access deny all"
+    assert not any("sandbox_accel" in line or "cache_peer" in line for line in lines), "no way in to the sandbox"
 
 
 def test_ssrf_proxy_rules():

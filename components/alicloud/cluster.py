@@ -68,7 +68,7 @@ class AckCluster(pulumi.ComponentResource):
             instance_charge_type="PostPaid",
             system_disk_category="cloud_essd",
             system_disk_size=settings.node_system_disk_gb,
-            image_type="AliyunLinux3",
+            image_type=settings.node_image_type,
             install_cloud_monitor=True,
             # Spread the nodes evenly over both zones.
             multi_az_policy="BALANCE",

@@ -29,7 +29,6 @@ LIFECYCLE = json.dumps({"rules": [
      "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 30},
      "action": {"type": "expire"}},
 ]}, sort_keys=True)
-DIFY_REPOSITORIES = (images.DIFY_API, images.DIFY_WEB, images.DIFY_SANDBOX, images.DIFY_PLUGIN_DAEMON)
 
 
 def registry_host(account: str, region: str) -> str:
@@ -50,7 +49,7 @@ class EcrRegistry(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.host = registry_host(account, region)
         self.repositories: dict[str, aws.ecr.Repository] = {}
-        for repository in (*DIFY_REPOSITORIES, "plugins"):
+        for repository in (*images.DIFY_REPOSITORIES, "plugins"):
             path = f"{name}/{repository}"
             repo = aws.ecr.Repository(
                 f"{name}-{repository.rsplit('/', 1)[-1]}", name=path, image_tag_mutability="IMMUTABLE",

@@ -13,12 +13,17 @@ import pulumi
 
 from components import images
 from components.dify import nginx, ssrf_proxy
+from components.dify.ports import API_PORT, PLUGIN_DAEMON_PORT, PROXY_PORT, SANDBOX_PORT, WEB_PORT
+from components.dify.agent import WEBSOCKET, agent_client_env, agent_services, collaboration_env, web_env, websocket_service
 from components.dify.environment import (
+    POSTGRES_CA_PATH,
+    VERIFYING_SSL_MODES,
     Env,
     PublicUrls,
     SecretEnv,
     pgvector_env,
     plugin_daemon_redis_env,
+    plugin_daemon_ssl_mode,
     plugin_storage_env,
     postgres_env,
     redis_env,
@@ -28,17 +33,18 @@ from components.dify.environment import (
 from components.workload import (
     APP_NET, DATA_NET, SANDBOX_NET, ConfigFile, HealthCheck, Port, PublishedPort, ServiceSpec, StateMount,
 )
-from components.endpoints import DataEndpoints
+from components.endpoints import DataEndpoints, PostgresEndpoint
 from components.secrets import DifySecrets
 from stacks.config import DifySettings, RegistrySettings
 
-API_PORT, WEB_PORT, SANDBOX_PORT, PLUGIN_DAEMON_PORT, PROXY_PORT = 5001, 3000, 8194, 5002, 3128
 PLUGIN_STORAGE_ROOT = "/app/storage"
 
 # Config spells services in camelCase (dify.extraEnv.pluginDaemon); the catalog by host name.
 CONFIG_NAMES = {
     "api": "api", "worker": "worker", "beat": "beat", "web": "web", "sandbox": "sandbox",
     "pluginDaemon": "plugin-daemon", "ssrfProxy": "ssrf-proxy", "nginx": "nginx",
+    "apiWebsocket": "api-websocket", "agentBackend": "agent-backend", "localSandbox": "local-sandbox",
+    "agentSsrfProxy": "agent-ssrf-proxy",
 }
 
 
@@ -82,10 +88,10 @@ def build_catalog(
     secrets: DifySecrets,
     edge: Edge = Edge(),
 ) -> dict[str, ServiceSpec]:
-    """Every Dify service, keyed by its host name inside the deployment."""
-    mirror = registry.mirror
-    tags = settings.sidecar_tags
-    api_image = images.image_ref(f"{images.DIFY_API}:{settings.version}", mirror)
+    """Every Dify service of the configured release, keyed by its host name inside the deployment."""
+    release = settings.release
+    image = {role: images.image_ref(ref, registry.mirror) for role, ref in release.images().items()}
+    agent, collaboration = "agent" in release.features, "collaboration" in release.features
     api_addr = f"api:{API_PORT}"
 
     shared_plain, shared_secret = _merge(
@@ -102,7 +108,10 @@ def build_catalog(
                 "SSRF_PROXY_HTTP_URL": f"http://ssrf-proxy:{PROXY_PORT}",
                 "SSRF_PROXY_HTTPS_URL": f"http://ssrf-proxy:{PROXY_PORT}",
                 "MIGRATION_ENABLED": "false",
+                # From 1.16 the image's own default is the websocket worker; the api serves HTTP.
+                "SERVER_WORKER_CLASS": "gevent",
                 **url_env(urls, api_addr),
+                **collaboration_env(release),
             },
             {
                 "SECRET_KEY": secrets.secret_key,
@@ -111,7 +120,9 @@ def build_catalog(
                 "INNER_API_KEY_FOR_PLUGIN": secrets.inner_api_key,
             },
         ),
+        agent_client_env(secrets) if agent else ({}, {}),
     )
+    ca_files = _postgres_ca_files(data.postgres)
 
     def api_mode(mode: str, **extra: str) -> tuple[Env, SecretEnv]:
         return {**shared_plain, "MODE": mode, **extra}, dict(shared_secret)
@@ -120,7 +131,9 @@ def build_catalog(
     api_env = api_mode("api", MIGRATION_ENABLED="true")
     worker_env = api_mode("worker")
     beat_env = api_mode("beat")
-    beat_env[1].pop("INNER_API_KEY_FOR_PLUGIN")
+    # Beat only schedules: it calls neither the plugin daemon's inner api nor the agent backend.
+    for key in ("INNER_API_KEY_FOR_PLUGIN", "AGENT_BACKEND_API_TOKEN"):
+        beat_env[1].pop(key, None)
 
     daemon_plain, daemon_secret = _merge(
         postgres_env(data.postgres),
@@ -129,7 +142,7 @@ def build_catalog(
         (
             {
                 "DB_DATABASE": data.postgres.plugin_database,
-                "DB_SSL_MODE": data.postgres.ssl_mode,
+                "DB_SSL_MODE": plugin_daemon_ssl_mode(data.postgres.ssl_mode),
                 "SERVER_PORT": str(PLUGIN_DAEMON_PORT),
                 "DIFY_INNER_API_URL": f"http://{api_addr}",
                 "PLUGIN_WORKING_PATH": f"{PLUGIN_STORAGE_ROOT}/cwd",
@@ -142,34 +155,30 @@ def build_catalog(
             {"SERVER_KEY": secrets.plugin_daemon_key, "DIFY_INNER_API_KEY": secrets.inner_api_key},
         ),
     )
-
-    web_plain: Env = {"NEXT_TELEMETRY_DISABLED": "1"}
-    if urls.explicit:
-        web_plain.update(CONSOLE_API_URL=urls.base, APP_API_URL=urls.base)
+    daemon_plain.pop("DB_EXTRAS")
 
     services = [
         ServiceSpec(
-            name="api", upstream_name="api", image=api_image,
+            name="api", upstream_name="api", image=image["api"],
             ports=(Port("http", API_PORT),),
-            env=api_env[0], secret_env=api_env[1],
+            env=api_env[0], secret_env=api_env[1], files=ca_files,
             health=HealthCheck(port=API_PORT, path="/health", command=_curl(API_PORT, "/health"),
                                start_period_s=120, retries=5),
             networks=frozenset({APP_NET, SANDBOX_NET, DATA_NET}), uses_data=True,
         ),
         ServiceSpec(
-            name="worker", upstream_name="worker", image=api_image,
-            env=worker_env[0], secret_env=worker_env[1],
+            name="worker", upstream_name="worker", image=image["api"],
+            env=worker_env[0], secret_env=worker_env[1], files=ca_files,
             networks=frozenset({APP_NET, SANDBOX_NET, DATA_NET}), uses_data=True, depends_on=("api",),
         ),
         ServiceSpec(
-            name="beat", upstream_name="worker_beat", image=api_image,
-            env=beat_env[0], secret_env=beat_env[1],
+            name="beat", upstream_name="worker_beat", image=image["api"],
+            env=beat_env[0], secret_env=beat_env[1], files=ca_files,
             networks=frozenset({APP_NET, DATA_NET}), uses_data=True, depends_on=("api",), singleton=True,
         ),
         ServiceSpec(
-            name="web", upstream_name="web",
-            image=images.image_ref(f"{images.DIFY_WEB}:{settings.version}", mirror),
-            ports=(Port("http", WEB_PORT),), env=web_plain,
+            name="web", upstream_name="web", image=image["web"],
+            ports=(Port("http", WEB_PORT),), env=web_env(urls, api_addr, release),
             health=HealthCheck(
                 port=WEB_PORT, path="/apps",
                 command=("CMD", "node", "-e",
@@ -178,8 +187,7 @@ def build_catalog(
             ),
         ),
         ServiceSpec(
-            name="sandbox", upstream_name="sandbox",
-            image=images.image_ref(f"{images.DIFY_SANDBOX}:{tags['sandbox']}", mirror),
+            name="sandbox", upstream_name="sandbox", image=image["sandbox"],
             ports=(Port("http", SANDBOX_PORT),),
             env={
                 "GIN_MODE": "release",
@@ -196,8 +204,7 @@ def build_catalog(
             networks=frozenset({SANDBOX_NET}), depends_on=("ssrf-proxy",),
         ),
         ServiceSpec(
-            name="plugin-daemon", upstream_name="plugin_daemon",
-            image=images.image_ref(f"{images.DIFY_PLUGIN_DAEMON}:{tags['plugin_daemon']}", mirror),
+            name="plugin-daemon", upstream_name="plugin_daemon", image=image["plugin_daemon"],
             ports=(Port("http", PLUGIN_DAEMON_PORT),),
             env=daemon_plain, secret_env=daemon_secret,
             # The daemon's image (ubuntu + Python for plugins) has no curl.
@@ -212,33 +219,49 @@ def build_catalog(
         ),
         ServiceSpec(
             name="ssrf-proxy", upstream_name="ssrf_proxy",
-            image=images.image_ref(images.SQUID, mirror),
+            image=images.image_ref(images.SQUID, registry.mirror),
             ports=(Port("proxy", PROXY_PORT), Port("sandbox", SANDBOX_PORT)),
             files=(ssrf_proxy.config_file(sandbox_host="sandbox", sandbox_port=SANDBOX_PORT,
                                           proxy_port=PROXY_PORT),),
             health=HealthCheck(port=PROXY_PORT, command=("CMD", "squid", "-k", "check")),
             networks=frozenset({APP_NET, SANDBOX_NET}),
         ),
-        ServiceSpec(
-            name="nginx", upstream_name="nginx",
-            image=images.image_ref(images.NGINX, mirror),
-            ports=(Port("http", 80),) + ((Port("https", 443),) if edge.tls else ()),
-            files=_nginx_files(settings, edge, api_addr),
-            public_ports=(PublishedPort("http", 80, edge.http_port),)
-            + ((PublishedPort("https", 443, edge.https_port),) if edge.tls else ()),
-            health=HealthCheck(port=80, path=nginx.HEALTH_PATH,
-                               command=("CMD", "wget", "-q", "-O", "/dev/null",
-                                        f"http://127.0.0.1:80{nginx.HEALTH_PATH}")),
-            depends_on=("api", "web", "plugin-daemon"),
-        ),
     ]
+    if collaboration:
+        services.append(websocket_service(image["api"], api_env, ca_files))
+    if agent:
+        services += agent_services(image, images.image_ref(images.SQUID, registry.mirror), data.redis, secrets,
+                                   api_addr)
+    services.append(ServiceSpec(
+        name="nginx", upstream_name="nginx",
+        image=images.image_ref(images.NGINX, registry.mirror),
+        ports=(Port("http", 80),) + ((Port("https", 443),) if edge.tls else ()),
+        files=_nginx_files(settings, edge, api_addr, collaboration),
+        public_ports=(PublishedPort("http", 80, edge.http_port),)
+        + ((PublishedPort("https", 443, edge.https_port),) if edge.tls else ()),
+        health=HealthCheck(port=80, path=nginx.HEALTH_PATH,
+                           command=("CMD", "wget", "-q", "-O", "/dev/null",
+                                    f"http://127.0.0.1:80{nginx.HEALTH_PATH}")),
+        depends_on=("api", "web", "plugin-daemon") + ((WEBSOCKET,) if collaboration else ()),
+    ))
     catalog = {service.name: service for service in services}
     return _with_extra_env(catalog, settings.extra_env)
 
 
-def _nginx_files(settings: DifySettings, edge: Edge, api_addr: str) -> tuple[ConfigFile, ...]:
+def _postgres_ca_files(pg: PostgresEndpoint) -> tuple[ConfigFile, ...]:
+    if pg.ssl_mode not in VERIFYING_SSL_MODES:
+        return ()
+    if pg.ca_certificate is None:
+        raise CatalogError(f"postgres.sslMode {pg.ssl_mode} verifies the server: set postgres.caCertificate "
+                           "to the PEM of the CA that signed the server's certificate")
+    return (ConfigFile(POSTGRES_CA_PATH, pg.ca_certificate),)
+
+
+def _nginx_files(settings: DifySettings, edge: Edge, api_addr: str, collaboration: bool) -> tuple[ConfigFile, ...]:
     files = nginx.config_files(
         api=api_addr, web=f"web:{WEB_PORT}", plugin_daemon=f"plugin-daemon:{PLUGIN_DAEMON_PORT}",
+        websocket=f"{WEBSOCKET}:{API_PORT}" if collaboration else None,
+        extra_api_routes=settings.release.extra_api_routes,
         body_limit=settings.request_body_limit, tls=edge.tls, https_port=edge.https_port,
         behind_proxy=edge.behind_proxy,
     )

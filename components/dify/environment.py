@@ -46,19 +46,36 @@ def url_env(urls: PublicUrls, api_internal: str) -> Env:
         for key in ("CONSOLE_API_URL", "CONSOLE_WEB_URL", "SERVICE_API_URL", "APP_API_URL", "APP_WEB_URL"):
             env[key] = urls.base
         env["TRIGGER_URL"] = urls.base
+    # Where plugin endpoints are shown to be reachable (nginx routes /e/ to the plugin daemon);
+    # without a domain the base is relative. Upstream's default points at localhost:5002.
+    env["ENDPOINT_URL_TEMPLATE"] = f"{urls.base}/e/{{hook_id}}"
     return env
 
 
+POSTGRES_CA_PATH = "/etc/dify/tls/postgres-ca.crt"
+VERIFYING_SSL_MODES = ("verify-ca", "verify-full")
+
+
 def postgres_env(pg: PostgresEndpoint) -> tuple[Env, SecretEnv]:
+    """The api's connection. Its SQLAlchemy URL takes libpq options from DB_EXTRAS (a query string)."""
+    extras = f"sslmode={pg.ssl_mode}"
+    if pg.ssl_mode in VERIFYING_SSL_MODES:
+        extras += f"&sslrootcert={POSTGRES_CA_PATH}"
     plain: Env = {
         "DB_TYPE": "postgresql",
         "DB_USERNAME": _str(pg.user),
         "DB_HOST": _str(pg.host),
         "DB_PORT": _str(pg.port),
         "DB_DATABASE": pg.database,
+        "DB_EXTRAS": extras,
     }
-    # The api connects with libpq's default sslmode (prefer); upstream's compose has no key for it.
     return plain, {"DB_PASSWORD": pg.password}
+
+
+def plugin_daemon_ssl_mode(libpq_mode: str) -> str:
+    """The plugin daemon accepts only `disable` or `require` (and refuses to start otherwise); it
+    cannot verify the server's certificate. Modes that may fall back to plain text map to disable."""
+    return "disable" if libpq_mode in ("disable", "allow", "prefer") else "require"
 
 
 def pgvector_env(pg: PostgresEndpoint) -> tuple[Env, SecretEnv]:
@@ -75,16 +92,22 @@ def pgvector_env(pg: PostgresEndpoint) -> tuple[Env, SecretEnv]:
     return plain, {"PGVECTOR_PASSWORD": pg.password}
 
 
-def broker_url(redis: RedisEndpoint) -> pulumi.Output[str]:
+def redis_url(redis: RedisEndpoint, db: int) -> pulumi.Output[str]:
+    """A redis:// (rediss:// with TLS) URL with the credentials, as a secret."""
     scheme = "rediss" if redis.use_tls else "redis"
     user = quote(redis.username, safe="") if redis.username else ""
 
     def build(args: list) -> str:
         host, port, password = args
+        # Must agree with REDIS_SSL_CERT_REQS (redis_env): both verify against the system CAs.
         suffix = "?ssl_cert_reqs=required" if redis.use_tls else ""
-        return f"{scheme}://{user}:{quote(password, safe='')}@{host}:{int(port)}/{redis.broker_db}{suffix}"
+        return f"{scheme}://{user}:{quote(password, safe='')}@{host}:{int(port)}/{db}{suffix}"
 
     return pulumi.Output.secret(pulumi.Output.all(redis.host, redis.port, redis.password).apply(build))
+
+
+def broker_url(redis: RedisEndpoint) -> pulumi.Output[str]:
+    return redis_url(redis, redis.broker_db)
 
 
 def redis_env(redis: RedisEndpoint) -> tuple[Env, SecretEnv]:
@@ -95,6 +118,8 @@ def redis_env(redis: RedisEndpoint) -> tuple[Env, SecretEnv]:
         "REDIS_DB": str(redis.db),
         "BROKER_USE_SSL": _text(redis.use_tls),
     }
+    if redis.use_tls:
+        plain["REDIS_SSL_CERT_REQS"] = "CERT_REQUIRED"
     if redis.username:
         plain["REDIS_USERNAME"] = redis.username
     return plain, {"REDIS_PASSWORD": redis.password, "CELERY_BROKER_URL": broker_url(redis)}
@@ -130,6 +155,8 @@ def storage_env(store: ObjectStoreEndpoint) -> tuple[Env, SecretEnv]:
         "S3_REGION": _str(store.region),
         "S3_ENDPOINT": _str(store.endpoint) if store.endpoint is not None else "",
         "S3_USE_AWS_MANAGED_IAM": _text(store.use_workload_identity),
+        # Self-hosted S3-compatible stores serve buckets by path, not as sub-domains.
+        "S3_ADDRESS_STYLE": "path" if store.path_style else "auto",
     }
     return plain, _keys(store, "S3_ACCESS_KEY", "S3_SECRET_KEY")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 from components.workload import ConfigFile
 
 CONFIG_PATH = "/etc/nginx/conf.d/default.conf"
@@ -33,9 +35,29 @@ _PROXY_SETTINGS = """\
         proxy_send_timeout 3600s;"""
 
 
-def _locations(upstreams: dict[str, str]) -> str:
+# Socket.IO (workflow collaboration): the connection is upgraded to a websocket, so it keeps the
+# Upgrade/Connection headers instead of the keep-alive `Connection ""` of the other locations.
+_WEBSOCKET_LOCATION = """\
+    location /socket.io/ {{
+        proxy_pass http://{upstream};
+        proxy_http_version 1.1;
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection $connection_upgrade;
+        proxy_set_header Host $host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $forwarded_proto;
+        proxy_buffering off;
+        proxy_read_timeout 3600s;
+        proxy_send_timeout 3600s;
+    }}"""
+_UPGRADE_MAP = "map $http_upgrade $connection_upgrade {\n    default upgrade;\n    \"\" close;\n}\n"
+
+
+def _locations(upstreams: dict[str, str], extra_api_routes: tuple[str, ...]) -> str:
     blocks = []
-    for path, target in ROUTES:
+    if upstreams.get("websocket"):
+        blocks.append(_WEBSOCKET_LOCATION.format(upstream=upstreams["websocket"]))
+    for path, target in ROUTES + tuple((route, "api") for route in extra_api_routes):
         extra = ""
         if target == "plugin_daemon":
             extra = "        proxy_set_header Dify-Hook-Url $forwarded_proto://$host$request_uri;\n"
@@ -46,18 +68,23 @@ def _locations(upstreams: dict[str, str]) -> str:
 
 
 def render(api: str, web: str, plugin_daemon: str, body_limit: str = "100M", tls: bool = False,
-           https_port: int = 443, behind_proxy: bool = False) -> str:
-    """`behind_proxy`: a load balancer in front terminates TLS; trust its X-Forwarded-Proto."""
-    upstreams = {"api": api, "web": web, "plugin_daemon": plugin_daemon}
+           https_port: int = 443, behind_proxy: bool = False, websocket: Optional[str] = None,
+           extra_api_routes: tuple[str, ...] = ()) -> str:
+    """`behind_proxy`: a load balancer in front terminates TLS; trust its X-Forwarded-Proto.
+    `websocket`: the collaboration server (host:port) that /socket.io/ goes to, when there is one.
+    Upstreams are host names that resolve through the system resolver (Docker's DNS on a Docker host,
+    the cluster DNS on Kubernetes) when nginx starts. `extra_api_routes`: the release's newer api paths."""
+    upstreams = {"api": api, "web": web, "plugin_daemon": plugin_daemon, "websocket": websocket}
     scheme_source = "$http_x_forwarded_proto" if behind_proxy else "$scheme"
     header = (
         "# Rendered by the Dify deployment; do not edit on the host.\n"
         f"map {scheme_source} $forwarded_proto {{\n    default {scheme_source};\n    \"\" $scheme;\n}}\n"
+        + (_UPGRADE_MAP if websocket else "")
     )
     health = f"    location = {HEALTH_PATH} {{\n        access_log off;\n        return 200 \"ok\\n\";\n    }}"
     common = f"    server_name _;\n    client_max_body_size {body_limit};\n    keepalive_timeout 65;\n"
     if not tls:
-        return f"{header}server {{\n    listen 80;\n{common}{health}\n{_locations(upstreams)}\n}}\n"
+        return f"{header}server {{\n    listen 80;\n{common}{health}\n{_locations(upstreams, extra_api_routes)}\n}}\n"
     redirect_port = "" if https_port == 443 else f":{https_port}"
     return (
         f"{header}server {{\n    listen 80;\n    server_name _;\n{health}\n"
@@ -67,11 +94,13 @@ def render(api: str, web: str, plugin_daemon: str, body_limit: str = "100M", tls
         "    ssl_protocols TLSv1.2 TLSv1.3;\n    ssl_prefer_server_ciphers on;\n"
         "    ssl_session_cache shared:SSL:10m;\n    ssl_session_timeout 10m;\n"
         "    add_header Strict-Transport-Security \"max-age=31536000\" always;\n"
-        f"{health}\n{_locations(upstreams)}\n}}\n"
+        f"{health}\n{_locations(upstreams, extra_api_routes)}\n}}\n"
     )
 
 
 def config_files(api: str, web: str, plugin_daemon: str, body_limit: str, tls: bool,
-                 https_port: int = 443, behind_proxy: bool = False) -> tuple[ConfigFile, ...]:
+                 https_port: int = 443, behind_proxy: bool = False,
+                 websocket: Optional[str] = None, extra_api_routes: tuple[str, ...] = ()) -> tuple[ConfigFile, ...]:
     """The server config; with TLS the certificate files are added by the renderer from secrets."""
-    return (ConfigFile(CONFIG_PATH, render(api, web, plugin_daemon, body_limit, tls, https_port, behind_proxy)),)
+    return (ConfigFile(CONFIG_PATH, render(api, web, plugin_daemon, body_limit, tls, https_port, behind_proxy,
+                                           websocket, extra_api_routes)),)

@@ -8,7 +8,8 @@ The renderer labels every pod with the networks its spec names (`dify.network/<n
 - `internet`: pods on the `app` network may open connections anywhere (model providers,
   marketplace, PyPI, managed databases, the other pods);
 - `egress-<service>`: a confined pod (one not on `app`) may open connections only to the services
-  its spec depends on: the sandbox to the SSRF proxy, the data services to nothing;
+  its spec depends on: the sandbox to the SSRF proxy, the agent's local sandbox to its own SSRF proxy,
+  the data services to nothing;
 - `entry`: the entry workload (nginx) accepts from anywhere on its published ports.
 
 So the sandbox reaches nothing but the SSRF proxy (which refuses private addresses), and the data
@@ -19,10 +20,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from components.workload import APP_NET, DATA_NET, SANDBOX_NET, ServiceSpec
+from components.workload import APP_NET, INTERNAL_NETWORKS, ServiceSpec
 
 LABEL_PREFIX = "dify.network/"
-NETWORKS = (APP_NET, SANDBOX_NET, DATA_NET)
+NETWORKS = (APP_NET, *INTERNAL_NETWORKS)
 DNS_PEERS = [
     {
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},

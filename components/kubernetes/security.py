@@ -49,6 +49,11 @@ PROFILES: dict[str, Profile] = {
     # and kills runaway children owned by that uid.
     images.DIFY_SANDBOX: Profile(add=_DROPS_PRIVILEGES + ("KILL", "SYS_CHROOT"),
                                  why="chroot and setuid for each code run"),
+    # The agent backend's image creates user dify (1001) and runs as it.
+    images.DIFY_AGENT_BACKEND: Profile(1001, 1001, why="runs as its own user dify (1001)"),
+    # The local sandbox runs as its image's user `dify` (named, without a fixed uid, so the kubelet cannot
+    # check runAsNonRoot); Landlock needs no capability, and no_new_privs suits it.
+    images.DIFY_AGENT_LOCAL_SANDBOX: Profile(why="its image's own user dify; Landlock needs no capabilities"),
     # The plugin daemon runs plugins as child processes under its own (root) user in its working path.
     # Plugins exit when they see getppid() == 1, which happens as PID 1's children without a shared
     # process namespace (the fix upstream's Helm chart adopted).

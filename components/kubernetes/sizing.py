@@ -6,6 +6,10 @@
 | `small`      | 2        | 2        | 2        | 1       | 1             | 2        | 1          | 1    |
 | `production` | 3 (3-10) | 3 (3-10) | 2 (2-10) | 2 (2-6) | 2             | 3 (3-10) | 2 (2-6)    | 1    |
 
+Since 1.16: the collaboration websocket server runs 2 in `production` (1 otherwise), the agent's SSRF
+proxy likewise; the agent backend and its local sandbox run 1 in every preset (the sandbox keeps its
+jobs in the container, so it is a singleton, replaced rather than rolled).
+
 (n-m) = a HorizontalPodAutoscaler between n and m replicas at 70 % of the CPU request. Every workload
 with two or more replicas gets a PodDisruptionBudget (maxUnavailable 1). Beat is a singleton in all
 presets. The plugin daemon is not autoscaled: each replica runs every installed plugin as a child
@@ -84,6 +88,10 @@ _DEV_RESOURCES = {
     "postgres": _r("250m", "512Mi", "1", "1Gi"),
     "redis": _r("50m", "64Mi", "500m", "256Mi"),
     "object-store": _r("100m", "256Mi", "1", "1Gi"),
+    "api-websocket": _r("100m", "384Mi", "1", "1Gi"),
+    "agent-backend": _r("100m", "256Mi", "1", "1Gi"),
+    "local-sandbox": _r("100m", "256Mi", "1", "1Gi"),
+    "agent-ssrf-proxy": _r("50m", "64Mi", "500m", "256Mi"),
 }
 
 _PRODUCTION_RESOURCES = {
@@ -99,6 +107,10 @@ _PRODUCTION_RESOURCES = {
     "postgres": _r("1", "2Gi", "2", "4Gi"),
     "redis": _r("250m", "512Mi", "1", "1Gi"),
     "object-store": _r("250m", "512Mi", "1", "2Gi"),
+    "api-websocket": _r("250m", "512Mi", "1", "1Gi"),
+    "agent-backend": _r("250m", "512Mi", "2", "2Gi"),
+    "local-sandbox": _r("250m", "512Mi", "2", "2Gi"),
+    "agent-ssrf-proxy": _r("100m", "128Mi", "1", "512Mi"),
 }
 
 _SCRATCH = {"sandbox-dependencies": "1Gi", "plugin-daemon-storage": "10Gi"}
@@ -136,6 +148,7 @@ PRESETS: dict[str, Preset] = {
             {
                 "api": (3, 10), "web": (3, 10), "worker": (2, 10), "sandbox": (2, 6),
                 "plugin-daemon": (2, None), "nginx": (3, 10), "ssrf-proxy": (2, 6),
+                "api-websocket": (2, None), "agent-ssrf-proxy": (2, None),
             },
         ),
         volumes={"postgres-data": "50Gi", "redis-data": "10Gi", "object-store-data": "100Gi"},

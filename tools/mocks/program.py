@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import runpy
@@ -116,6 +117,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
             # A realistic alphanumeric value, distinct per resource, returned as the provider does.
             state["result"] = generated_password(args.name, int(args.inputs.get("length", 32)))
             self.run.secrets.add(state["result"])
+        if args.typ == "random:index/randomBytes:RandomBytes":
+            raw = generated_bytes(args.name, int(args.inputs.get("length", 32)))
+            state.update(base64=base64.b64encode(raw).decode(), hex=raw.hex())
+            self.run.secrets |= {state["base64"], state["hex"]}
         if args.typ.startswith("kubernetes:"):
             # The provider names objects that give no metadata.name: `<logical name>-<8 chars>`.
             metadata = state.get("metadata") if isinstance(state.get("metadata"), dict) else {}
@@ -148,6 +153,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
 def generated_password(name: str, length: int = 32) -> str:
     """The value the mock gives the RandomPassword `name` (so tests can look for leaks)."""
     return f"{name.replace('-', '')}X9"[:length]
+
+
+def generated_bytes(name: str, length: int) -> bytes:
+    """The bytes the mock gives the RandomBytes `name`, with the characters base64 makes of them
+    (`+`, `/`, padding) among them, as real random bytes would have."""
+    return (b"\xfb\xff" + hashlib.sha256(name.encode()).digest() * 2)[:length]
 
 
 def generated_passwords(run: Run) -> list[str]:

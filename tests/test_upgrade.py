@@ -1,0 +1,93 @@
+"""The upgrade from the 1.13 LTS line to the newest release, per example stack: what changes, and that
+nothing holding data is replaced or deleted."""
+
+import pytest
+
+from components.dify.releases import DEFAULT_VERSION, LTS_VERSION
+from tools.mocks import manifest, run_program
+
+STACKS = ("dev", "k8s", "prod", "alicloud")
+
+# Resources that hold data (or guard it): their inputs must not change between releases, so the
+# engine neither updates nor replaces them; none may disappear.
+STATEFUL_TYPES = {
+    "docker:index/volume:Volume",
+    "docker:index/network:Network",
+    "kubernetes:core/v1:Namespace",
+    "kubernetes:apps/v1:StatefulSet",
+    "kubernetes:core/v1:PersistentVolumeClaim",
+    "aws:rds/instance:Instance",
+    "aws:rds/parameterGroup:ParameterGroup",
+    "aws:elasticache/replicationGroup:ReplicationGroup",
+    "aws:s3/bucket:Bucket",
+    "aws:kms/key:Key",
+    "aws:eks/cluster:Cluster",
+    "aws:eks/nodeGroup:NodeGroup",
+    "alicloud:rds/instance:Instance",
+    "alicloud:rds/database:Database",
+    "alicloud:rds/account:Account",
+    "alicloud:kvstore/instance:Instance",
+    "alicloud:oss/bucket:Bucket",
+    "alicloud:cs/managedKubernetes:ManagedKubernetes",
+    "alicloud:cs/kubernetesNodePool:KubernetesNodePool",
+    "random:index/randomPassword:RandomPassword",
+}
+DATA_SERVICES = ("postgres", "redis", "object-store")
+
+
+def _key(resource):
+    return resource.typ, resource.name
+
+
+def _is_stateful(resource) -> bool:
+    if resource.typ in STATEFUL_TYPES:
+        return True
+    # A data service's own Secret or files (its password, its init SQL) and its container.
+    return any(resource.name.endswith((f"-{d}", f"-{d}-env", f"-{d}-files")) for d in DATA_SERVICES)
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def upgrade(request):
+    stack = request.param
+    return stack, run_program(stack, overrides={"dify": {"version": LTS_VERSION}}), run_program(stack)
+
+
+def test_the_example_stacks_default_to_the_newest_release(upgrade):
+    _, old, new = upgrade
+    assert old.outputs["difyVersion"] == LTS_VERSION
+    assert new.outputs["difyVersion"] == DEFAULT_VERSION != LTS_VERSION
+
+
+def test_nothing_holding_data_is_replaced_or_deleted(upgrade):
+    stack, old, new = upgrade
+    after = {_key(r): r for r in new.resources}
+    stateful = [r for r in old.resources if _is_stateful(r)]
+    assert stateful, f"{stack}: no stateful resource found; the test would pass vacuously"
+    for resource in stateful:
+        assert _key(resource) in after, f"{stack}: the upgrade deletes {resource.typ} {resource.name}"
+        assert after[_key(resource)].plain == resource.plain, \
+            f"{stack}: the upgrade changes {resource.typ} {resource.name}"
+
+
+def test_the_upgrade_removes_nothing_and_changes_only_dify(upgrade):
+    stack, old, new = upgrade
+    after = {_key(r): r for r in new.resources}
+    removed = {_key(r) for r in old.resources} - set(after)
+    # The old release's image resources go; the images stay on the host (keepLocally) for a roll-back.
+    assert {t for t, _ in removed} <= {"docker:index/remoteImage:RemoteImage"}, (stack, removed)
+    changed = sorted(name for r in old.resources if _key(r) in after
+                     for name in [r.name] if after[_key(r)].plain != r.plain)
+    assert changed, f"{stack}: the version bump changed nothing"
+    assert not [n for n in changed if any(n.endswith(f"-{d}") for d in DATA_SERVICES)], changed
+
+
+def test_the_new_release_adds_its_services(upgrade):
+    stack, old, new = upgrade
+
+    def services(run):
+        if stack == "dev":
+            return {r.name.removeprefix("dify-dev-") for r in run.of_type("docker:index/container:Container")}
+        return {manifest(r)["metadata"]["name"] for r in run.of_type("kubernetes:apps/v1:Deployment")}
+
+    assert services(new) - services(old) == {"api-websocket", "agent-backend", "local-sandbox", "agent-ssrf-proxy"}
+    assert services(old) <= services(new)
