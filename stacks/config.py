@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator, model_validator
@@ -81,7 +81,8 @@ class DifySettings(Strict):
     request_body_limit: Text = "100M"
     pip_mirror_url: Optional[str] = None
     # A value is a SecretStr when it came from a secret config value (see _secret_values).
-    extra_env: dict[DifyService, dict[str, Union[SecretStr, Text]]] = Field(default_factory=dict)
+    extra_env: dict[DifyService, dict[str, Annotated[Union[Text, SecretStr], Field(union_mode="left_to_right")]]] = \
+        Field(default_factory=dict)
 
     _check_version = field_validator("version", "sandbox_version", "plugin_daemon_version")(
         lambda cls, v: None if v is None else _image_tag(v)
@@ -287,10 +288,12 @@ class ObjectStorageSettings(Strict):
 def _require_external(settings: BaseModel, section: str, fields: tuple[str, ...]) -> None:
     if getattr(settings, "mode") != "external":
         return
-    missing = [to_camel(f) for f in fields if getattr(settings, f) is None]
+    missing = [f for f in fields if getattr(settings, f) is None]
     if missing:
-        keys = ", ".join(f"{section}.{m}" for m in missing)
-        raise KeyedError(f"{section}.{missing[0]}", f"mode external needs {keys}")
+        keys = ", ".join(f"{section}.{to_camel(m)}" for m in missing)
+        first = f"{section}.{to_camel(missing[0])}"
+        secret = " --secret" if "SecretStr" in str(type(settings).model_fields[missing[0]].annotation) else ""
+        raise KeyedError(first, f"mode external needs {keys}. Set it with `pulumi config set{secret} --path {first} <value>`")
 
 
 class TlsSettings(Strict):
