@@ -44,7 +44,7 @@ class PullThroughCacheSettings(Strict):
 class AwsSettings(Strict):
     region: str = "us-east-1"
     availability_zones: int = Field(default=3, ge=2, le=3)
-    # A new VPC: private subnets /19 (pods take VPC addresses), public /22, per zone.
+    # A new VPC: per zone a private subnet of an eighth of it (pods take VPC addresses), a public one of a 64th.
     vpc_cidr: str = "10.0.0.0/16"
     # NAT: `perZone` (production default) or `single` (dev/small default, one shared gateway).
     nat_gateways: Optional[Literal["perZone", "single"]] = None
