@@ -63,9 +63,11 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 def hostname(value: str, allow_ip: bool = True) -> str:
     """A DNS host name or an IP address. A name whose last label is all digits reads as an address
     to every resolver, so it must be one."""
+    if not value:
+        raise ValueError("is empty; give a host name such as dify.example.com, or remove the key")
     if any(c.isspace() for c in value):
         raise ValueError("contains spaces; give a host name such as dify.example.com")
-    value = value.strip().lower().rstrip(".") if value.strip() != "." else value
+    value = value.lower().rstrip(".") if value != "." else value
     if value.startswith(("http://", "https://")) or "/" in value:
         raise ValueError("give a bare host name such as dify.example.com, without scheme or path")
     try:
