@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Callable, Optional, Sequence
 
-from pulumi.automation import CommandError
+from pulumi.automation import CommandError, PulumiCommand
 
 from rollout import deploy, preflight, pulumi_cli
 from rollout.answers import CLOUD_TARGETS, DEFAULT_REGIONS, SIZES, TARGETS, Answers, validate
@@ -78,8 +78,42 @@ def resolve(args: argparse.Namespace, prompt: Optional[Prompt]) -> Answers:
     return Answers(stack=stack, target=target, size=size, domain=domain or None, region=region)
 
 
-def _step(label: str, check: Callable[[], str]) -> None:
-    print(f"  ok  {label}: {check()}", flush=True)
+def _checks(answers: Answers, stack_file: StackFile, args: argparse.Namespace) -> Optional[PulumiCommand]:
+    """Runs every check, prints each result, and raises one PreflightError listing all that failed.
+    The backend is checked through the CLI, so it is reported as not checked when the CLI is missing."""
+    failed: list[str] = []
+
+    def step(label: str, check: Callable[[], str]) -> None:
+        try:
+            print(f"  ok  {label}: {check()}", flush=True)
+        except PreflightError as problem:
+            print(f"  FAIL {label}", flush=True)
+            failed.append(f"{label}: {problem}")
+
+    step("config", lambda: validate(answers, stack_file))
+    step("python", preflight.program_environment)
+    command: Optional[PulumiCommand] = None
+
+    def cli_check() -> str:
+        nonlocal command
+        command = pulumi_cli.find()
+        return f"CLI {command.version}"
+
+    step("pulumi", cli_check)
+    try:
+        for check in preflight.target_checks(answers, stack_file, skip_credentials=args.skip_credentials_check,
+                                             skip_docker=args.skip_docker_check):
+            step(answers.target, check)
+    except PreflightError as problem:
+        failed.append(f"{answers.target}: {problem}")
+    if command is not None:
+        found = command
+        step("backend", lambda: pulumi_cli.check_backend(deploy.workspace(found), stack_file))
+    else:
+        failed.append("backend: not checked, it is read through the Pulumi CLI (see `pulumi` above)")
+    if failed:
+        raise PreflightError(f"{len(failed)} check(s) failed:\n  - " + "\n  - ".join(failed))
+    return command
 
 
 def main(argv: Optional[Sequence[str]] = None, prompt: Optional[Prompt] = input) -> int:
@@ -89,14 +123,7 @@ def main(argv: Optional[Sequence[str]] = None, prompt: Optional[Prompt] = input)
         answers = resolve(args, prompt if interactive else None)
         stack_file = StackFile.read(answers.stack)
         print(f"Checking before `pulumi {args.action}` on stack {answers.stack} (target {answers.target}):")
-        _step("config", lambda: validate(answers, stack_file))
-        _step("python", preflight.program_environment)
-        command = pulumi_cli.find()
-        print(f"  ok  pulumi: CLI {command.version}", flush=True)
-        for check in preflight.target_checks(answers, stack_file, skip_credentials=args.skip_credentials_check,
-                                             skip_docker=args.skip_docker_check):
-            _step(answers.target, check)
-        _step("backend", lambda: pulumi_cli.check_backend(deploy.workspace(command), stack_file))
+        command = _checks(answers, stack_file, args)
     except PreflightError as problem:
         print(f"Stopped before changing anything:\n  {problem}", file=sys.stderr)
         return 1

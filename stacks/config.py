@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+import yaml
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from components.dify.releases import DEFAULT_VERSION, FEATURES, RELEASES, Release, nearest_known
+from stacks import rules
+from stacks.rules import KeyedError, KeyedErrors, NonEmpty, NonEmptyText, SecretText, Text
 from stacks.settings_alicloud import AlicloudSettings
 from stacks.settings_aws import AwsSettings
 from stacks.strict import Strict
@@ -25,26 +28,35 @@ Target = Literal["kubernetes", "docker", "aws", "alicloud"]
 Size = Literal["dev", "small", "production"]
 CLUSTER_TARGETS = ("kubernetes", "aws", "alicloud")
 DataMode = Literal["self-hosted", "managed", "external"]
-DifyService = Literal["api", "worker", "beat", "web", "sandbox", "pluginDaemon", "ssrfProxy", "nginx"]
+DifyService = Literal["api", "worker", "beat", "web", "sandbox", "pluginDaemon", "ssrfProxy", "nginx",
+                      "apiWebsocket", "agentBackend", "localSandbox", "agentSsrfProxy"]
 
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_HOSTNAME = rules.HOSTNAME
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SIZE = re.compile(r"^[1-9][0-9]*[kKmMgG]?$")
+# nginx's size grammar (ngx_parse_offset): digits and an optional k/m/g; the value must fit in off_t.
+_SIZE = re.compile(r"^([0-9]+)([kKmMgG]?)$")
+_SIZE_SCALE = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+_MAX_OFF_T = 2 ** 63 - 1
+# Names that hold credentials by convention; their values must come from `pulumi config set --secret`.
+CREDENTIAL_NAME = re.compile(r"(_KEY|_SECRET|_TOKEN)$|PASSWORD", re.IGNORECASE)
+
+# Sections the loader found secret (Pulumi marks a whole top-level key secret when any value in it is).
+SECRET_SECTIONS = "secret_sections"
 
 
 def _hostname(value: str) -> str:
-    value = value.strip().lower()
-    if value.startswith(("http://", "https://")) or "/" in value:
-        raise ValueError("give a bare host name such as dify.example.com, without scheme or path")
-    try:
-        ipaddress.ip_address(value)
-        return value
-    except ValueError:
-        pass
-    if not _HOSTNAME.match(value):
-        raise ValueError(f"{value!r} is not a valid DNS host name")
-    return value
+    return rules.hostname(value)
+
+
+def nginx_size_bytes(value: str) -> int:
+    match = _SIZE.match(value)
+    if not match:
+        raise ValueError("give an nginx size such as 100M or 1G (digits and an optional k, m or g)")
+    number, unit = int(match.group(1)), match.group(2).lower()
+    if number > _MAX_OFF_T // _SIZE_SCALE[unit]:
+        raise ValueError(f"{value} is larger than nginx can represent; give a size such as 100M or 1G")
+    return number * _SIZE_SCALE[unit]
 
 
 def _image_tag(value: str) -> str:
@@ -71,9 +83,11 @@ class DifySettings(Strict):
     features: DifyFeatures = Field(default_factory=DifyFeatures)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     upload_file_size_limit_mb: int = Field(default=15, ge=1, le=10240)
-    request_body_limit: str = "100M"
+    request_body_limit: Text = "100M"
     pip_mirror_url: Optional[str] = None
-    extra_env: dict[DifyService, dict[str, str]] = Field(default_factory=dict)
+    # A value is a SecretStr when it came from a secret config value (see _secret_values).
+    extra_env: dict[DifyService, dict[str, Annotated[Union[Text, SecretStr], Field(union_mode="left_to_right")]]] = \
+        Field(default_factory=dict)
 
     _check_version = field_validator(
         "version", "sandbox_version", "plugin_daemon_version", "agent_backend_version", "local_sandbox_version"
@@ -82,25 +96,52 @@ class DifySettings(Strict):
     @field_validator("request_body_limit")
     @classmethod
     def _nginx_size(cls, value: str) -> str:
-        if not _SIZE.match(value):
-            raise ValueError("give an nginx size such as 100M or 1G")
+        nginx_size_bytes(value)
         return value
 
     @field_validator("pip_mirror_url")
     @classmethod
     def _url(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("give a full URL such as https://pypi.tuna.tsinghua.edu.cn/simple")
-        return value
+        return None if value is None else rules.http_url(value, "https://pypi.tuna.tsinghua.edu.cn/simple")
 
-    @field_validator("extra_env")
+    @field_validator("extra_env", mode="before")
     @classmethod
-    def _env_names(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    def _secret_values(cls, value: Any, info: ValidationInfo) -> Any:
+        """Pulumi hands the program no secrecy below a top-level key: when `dify` holds any secure value
+        the whole of it is secret, so every extra env value is treated as one. Otherwise a value whose
+        name reads as a credential is refused, since it would land in plain pod specs and state."""
+        if not isinstance(value, dict):
+            return value
+        secret = "dify" in ((info.context or {}).get(SECRET_SECTIONS) or ())
+        out: dict[Any, Any] = {}
         for service, env in value.items():
+            if not isinstance(env, dict):
+                out[service] = env
+                continue
             for name in env:
-                if not _ENV_NAME.match(name):
-                    raise ValueError(f"{service}: {name!r} is not a valid environment variable name")
-        return value
+                if not isinstance(name, str) or not _ENV_NAME.match(name):
+                    raise KeyedError(f"dify.extraEnv.{service}",
+                                     f"{name!r} is not a valid environment variable name "
+                                     "(letters, digits and '_', not starting with a digit)")
+                if not secret and CREDENTIAL_NAME.search(name) and not isinstance(env[name], SecretStr):
+                    raise KeyedError(
+                        f"dify.extraEnv.{service}.{name}",
+                        f"{name} reads as a credential and is given in plain text. Set it with "
+                        f"`pulumi config set --secret --path dify.extraEnv.{service}.{name} <value>`")
+            out[service] = {k: SecretStr(rules._text(v)) if secret and isinstance(rules._text(v), str) else v
+                            for k, v in env.items()}
+        return out
+
+    @model_validator(mode="after")
+    def _body_fits_uploads(self) -> "DifySettings":
+        limit = nginx_size_bytes(self.request_body_limit)
+        if limit and limit < self.upload_file_size_limit_mb * 1024 ** 2:
+            raise KeyedError(
+                "dify.requestBodyLimit",
+                f"{self.request_body_limit} is smaller than dify.uploadFileSizeLimitMb "
+                f"({self.upload_file_size_limit_mb} MB): nginx would refuse uploads Dify accepts. Give at least "
+                f"{self.upload_file_size_limit_mb}M, or lower dify.uploadFileSizeLimitMb")
+        return self
 
     @model_validator(mode="after")
     def _release_known(self) -> "DifySettings":
@@ -157,22 +198,27 @@ class RegistrySettings(Strict):
     @field_validator("mirror")
     @classmethod
     def _mirror(cls, value: Optional[str]) -> Optional[str]:
-        if value is None:
-            return None
-        value = value.rstrip("/")
-        if "://" in value:
-            raise ValueError("give a registry host and optional path, without scheme, e.g. docker.m.daocloud.io")
-        return value
+        return None if value is None else rules.registry_mirror(value)
+
+
+def _ignored(settings: BaseModel, section: str, fields: tuple[str, ...], why: str) -> None:
+    """Input a mode does not read is refused rather than silently dropped."""
+    given = [f for f in fields if f in settings.model_fields_set]
+    if given:
+        key = f"{section}.{to_camel(given[0])}"
+        keys = ", ".join(f"{section}.{to_camel(f)}" for f in given)
+        raise KeyedError(key, f"{keys}: {why}; remove {'it' if len(given) == 1 else 'them'} "
+                              f"(`pulumi config rm --path {key}`) or set {section}.mode external")
 
 
 class PostgresSettings(Strict):
     mode: DataMode = "self-hosted"
-    host: Optional[str] = None
+    host: Optional[NonEmpty] = None
     port: int = Field(default=5432, ge=1, le=65535)
-    user: str = "dify"
-    password: Optional[SecretStr] = None
-    database: str = "dify"
-    plugin_database: str = "dify_plugin"
+    user: NonEmptyText = "dify"
+    password: Optional[SecretText] = None
+    database: NonEmptyText = "dify"
+    plugin_database: NonEmptyText = "dify_plugin"
     ssl_mode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "disable"
     # PEM of the CA that signed the server's certificate, for sslMode verify-ca / verify-full.
     ca_certificate: Optional[str] = None
@@ -182,23 +228,31 @@ class PostgresSettings(Strict):
     @model_validator(mode="after")
     def _external(self) -> "PostgresSettings":
         _require_external(self, "postgres", ("host", "password"))
+        for field in ("user", "database", "plugin_database"):
+            try:
+                rules.postgres_identifier(getattr(self, field), created_here=self.mode != "external")
+            except ValueError as error:
+                raise KeyedError(f"postgres.{to_camel(field)}", str(error)) from None
         if self.ssl_mode in ("verify-ca", "verify-full") and self.ca_certificate is None:
-            raise ValueError(f"postgres.sslMode {self.ssl_mode} verifies the server's certificate: set "
+            raise KeyedError("postgres.caCertificate", f"postgres.sslMode {self.ssl_mode} verifies the server's certificate: set "
                              "postgres.caCertificate to the PEM of its CA (pulumi config set --path "
                              "postgres.caCertificate \"$(cat ca.pem)\")")
         if self.ca_certificate is not None and "BEGIN CERTIFICATE" not in self.ca_certificate:
-            raise ValueError("postgres.caCertificate must be a PEM certificate (-----BEGIN CERTIFICATE-----)")
+            raise KeyedError("postgres.caCertificate", "postgres.caCertificate must be a PEM certificate (-----BEGIN CERTIFICATE-----)")
         if self.database == self.plugin_database:
-            raise ValueError("postgres.pluginDatabase must differ from postgres.database")
+            raise KeyedError("postgres.pluginDatabase", "postgres.pluginDatabase must differ from postgres.database")
+        if self.mode != "external":
+            _ignored(self, "postgres", ("password", "host", "port", "ca_certificate"),
+                     f"a {self.mode} PostgreSQL generates its own password and has its own address")
         return self
 
 
 class RedisSettings(Strict):
     mode: DataMode = "self-hosted"
-    host: Optional[str] = None
+    host: Optional[NonEmpty] = None
     port: int = Field(default=6379, ge=1, le=65535)
-    username: Optional[str] = None
-    password: Optional[SecretStr] = None
+    username: Optional[NonEmptyText] = None
+    password: Optional[SecretText] = None
     use_tls: bool = False
     db: int = Field(default=0, ge=0, le=15)
     broker_db: int = Field(default=1, ge=0, le=15)
@@ -210,10 +264,14 @@ class RedisSettings(Strict):
     def _external(self) -> "RedisSettings":
         _require_external(self, "redis", ("host", "password"))
         if self.db == self.broker_db:
-            raise ValueError("redis.brokerDb must differ from redis.db (Celery and the cache share one server)")
+            raise KeyedError("redis.brokerDb",
+                             "redis.brokerDb must differ from redis.db (Celery and the cache share one server)")
         if self.agent_db in (self.db, self.broker_db):
-            raise ValueError("redis.agentDb must differ from redis.db and redis.brokerDb (the agent backend "
-                             "keeps its own keys in its own database)")
+            raise KeyedError("redis.agentDb", "redis.agentDb must differ from redis.db and redis.brokerDb (the agent "
+                             "backend keeps its own keys in its own database)")
+        if self.mode != "external":
+            _ignored(self, "redis", ("password", "username", "host", "port", "use_tls"),
+                     f"a {self.mode} Redis generates its own password and sets its own address and TLS")
         return self
 
 
@@ -223,49 +281,61 @@ class ObjectStorageSettings(Strict):
     bucket: Optional[str] = None
     plugin_bucket: Optional[str] = None
     endpoint: Optional[str] = None
-    region: Optional[str] = None
-    access_key: Optional[SecretStr] = None
-    secret_key: Optional[SecretStr] = None
+    region: Optional[NonEmpty] = None
+    access_key: Optional[SecretText] = None
+    secret_key: Optional[SecretText] = None
     use_workload_identity: bool = False
-
-    @field_validator("bucket", "plugin_bucket")
-    @classmethod
-    def _bucket(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", value):
-            raise ValueError("bucket names are 3-63 lower-case letters, digits, dots and hyphens")
-        return value
 
     @field_validator("endpoint")
     @classmethod
     def _endpoint(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("give the endpoint as a URL, e.g. https://s3.example.com")
-        return value
+        if value is None:
+            return None
+        try:
+            return rules.http_url(value, "https://s3.example.com")
+        except ValueError as error:
+            raise ValueError(f"give the endpoint as a URL: {error}") from None
 
     @model_validator(mode="after")
     def _external(self) -> "ObjectStorageSettings":
+        for field in ("bucket", "plugin_bucket"):
+            value = getattr(self, field)
+            if value is not None:
+                try:
+                    rules.bucket_name(value, self.kind)
+                except ValueError as error:
+                    raise KeyedError(f"objectStorage.{to_camel(field)}", str(error)) from None
         if self.mode != "external":
+            _ignored(self, "objectStorage", ("access_key", "secret_key", "endpoint", "use_workload_identity"),
+                     f"{self.mode} object storage has its own endpoint and credentials")
             return self
         _require_external(self, "objectStorage", ("kind", "bucket"))
         if self.kind in ("s3-compatible", "oss") and self.endpoint is None:
-            raise ValueError(f"objectStorage.endpoint is required for kind {self.kind}")
+            raise KeyedError("objectStorage.endpoint", f"objectStorage.endpoint is required for kind {self.kind}")
         if self.kind == "oss" and self.region is None:
-            raise ValueError("objectStorage.region is required for kind oss (e.g. cn-hangzhou)")
+            raise KeyedError("objectStorage.region", "objectStorage.region is required for kind oss (e.g. cn-hangzhou)")
         if not self.use_workload_identity and (self.access_key is None or self.secret_key is None):
-            raise ValueError(
+            raise KeyedError(
+                "objectStorage.accessKey" if self.access_key is None else "objectStorage.secretKey",
                 "objectStorage.accessKey and objectStorage.secretKey are required unless "
                 "objectStorage.useWorkloadIdentity is true"
             )
+        if self.use_workload_identity and (self.access_key is not None or self.secret_key is not None):
+            raise KeyedError("objectStorage.useWorkloadIdentity",
+                             "objectStorage.useWorkloadIdentity replaces objectStorage.accessKey/secretKey; "
+                             "set one or the other")
         return self
 
 
 def _require_external(settings: BaseModel, section: str, fields: tuple[str, ...]) -> None:
     if getattr(settings, "mode") != "external":
         return
-    missing = [to_camel(f) for f in fields if getattr(settings, f) is None]
+    missing = [f for f in fields if getattr(settings, f) is None]
     if missing:
-        keys = ", ".join(f"{section}.{m}" for m in missing)
-        raise ValueError(f"mode external needs {keys}")
+        keys = ", ".join(f"{section}.{to_camel(m)}" for m in missing)
+        first = f"{section}.{to_camel(missing[0])}"
+        secret = " --secret" if "SecretStr" in str(type(settings).model_fields[missing[0]].annotation) else ""
+        raise KeyedError(first, f"mode external needs {keys}. Set it with `pulumi config set{secret} --path {first} <value>`")
 
 
 class TlsSettings(Strict):
@@ -277,17 +347,20 @@ class TlsSettings(Strict):
     @model_validator(mode="after")
     def _pem(self) -> "TlsSettings":
         if "BEGIN CERTIFICATE" not in self.certificate.get_secret_value():
-            raise ValueError("docker.tls.certificate must be a PEM certificate chain")
+            raise KeyedError("docker.tls.certificate", "docker.tls.certificate must be a PEM certificate chain")
         if "PRIVATE KEY" not in self.key.get_secret_value():
-            raise ValueError("docker.tls.key must be a PEM private key")
+            raise KeyedError("docker.tls.key", "docker.tls.key must be a PEM private key")
         return self
+
+
+_DOCKER_HOST = re.compile(r"^(unix|tcp|ssh|npipe)://(.+)$")
 
 
 class DockerSettings(Strict):
     """The Docker host: local daemon by default, or ssh://user@host."""
 
     host: Optional[str] = None
-    ssh_opts: list[str] = Field(default_factory=list)
+    ssh_opts: list[Text] = Field(default_factory=list)
     http_port: int = Field(default=80, ge=1, le=65535)
     https_port: int = Field(default=443, ge=1, le=65535)
     bind_address: str = "0.0.0.0"
@@ -297,15 +370,36 @@ class DockerSettings(Strict):
     @field_validator("host")
     @classmethod
     def _host(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not re.match(r"^(unix|tcp|ssh|npipe)://.+", value):
-            raise ValueError("give a Docker host URL: unix:///var/run/docker.sock, ssh://user@host or tcp://host:2376")
+        if value is None:
+            return None
+        hint = "give a Docker host URL: unix:///var/run/docker.sock, ssh://user@host or tcp://host:2376"
+        match = _DOCKER_HOST.match(value)
+        if not match or any(c.isspace() for c in value):
+            raise ValueError(hint)
+        if match.group(1) in ("tcp", "ssh"):
+            netloc = match.group(2).split("/", 1)[0].rsplit("@", 1)[-1]
+            try:
+                rules.host_and_port(netloc)
+            except ValueError as error:
+                raise ValueError(f"{error}; {hint}") from None
         return value
 
     @field_validator("bind_address")
     @classmethod
     def _ip(cls, value: str) -> str:
-        ipaddress.ip_address(value)
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError("give an IP address of the host to listen on, e.g. 0.0.0.0 or 127.0.0.1") from None
         return value
+
+    @model_validator(mode="after")
+    def _ports(self) -> "DockerSettings":
+        if self.tls is not None and self.http_port == self.https_port:
+            raise KeyedError("docker.httpsPort",
+                             f"docker.httpPort and docker.httpsPort are both {self.http_port}; with docker.tls both "
+                             "are published on the host, so give them different ports")
+        return self
 
     @property
     def host_name(self) -> str:
@@ -322,10 +416,16 @@ class KubernetesTlsSettings(TlsSettings):
     @model_validator(mode="after")
     def _pem(self) -> "KubernetesTlsSettings":
         if "BEGIN CERTIFICATE" not in self.certificate.get_secret_value():
-            raise ValueError("kubernetes.tls.certificate must be a PEM certificate chain")
+            raise KeyedError("kubernetes.tls.certificate", "kubernetes.tls.certificate must be a PEM certificate chain")
         if "PRIVATE KEY" not in self.key.get_secret_value():
-            raise ValueError("kubernetes.tls.key must be a PEM private key")
+            raise KeyedError("kubernetes.tls.key", "kubernetes.tls.key must be a PEM private key")
         return self
+
+
+def _annotations(value: dict[str, str]) -> dict[str, str]:
+    for key in value:
+        rules.qualified_name(key, "service.beta.kubernetes.io/aws-load-balancer-scheme")
+    return value
 
 
 class LoadBalancerSettings(Strict):
@@ -335,20 +435,24 @@ class LoadBalancerSettings(Strict):
     certificate ID) terminates TLS at the load balancer."""
 
     cloud: Literal["generic", "aws", "alicloud"] = "generic"
-    annotations: dict[str, str] = Field(default_factory=dict)
-    certificate: Optional[str] = None
+    annotations: dict[str, Text] = Field(default_factory=dict)
+    certificate: Optional[NonEmpty] = None
     internal: bool = False
     source_ranges: list[str] = Field(default_factory=list)
     load_balancer_class: Optional[str] = None
+
+    _check_annotations = field_validator("annotations")(lambda cls, v: _annotations(v))
+
+    @field_validator("load_balancer_class")
+    @classmethod
+    def _class(cls, value: Optional[str]) -> Optional[str]:
+        return None if value is None else rules.qualified_name(value, "service.k8s.aws/nlb")
 
     @field_validator("source_ranges")
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
         for cidr in value:
-            try:
-                ipaddress.ip_network(cidr, strict=False)
-            except ValueError:
-                raise ValueError(f"{cidr!r} is not a CIDR such as 203.0.113.0/24") from None
+            rules.cidr(cidr)
         return value
 
     @model_validator(mode="after")
@@ -356,13 +460,15 @@ class LoadBalancerSettings(Strict):
         if self.certificate is None:
             return self
         if self.cloud == "generic":
-            raise ValueError(
+            raise KeyedError(
+                "kubernetes.loadBalancer.certificate",
                 "kubernetes.loadBalancer.certificate needs kubernetes.loadBalancer.cloud aws or alicloud; "
                 "for another controller put its TLS annotations in kubernetes.loadBalancer.annotations"
             )
         if self.cloud == "aws" and not re.match(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$",
                                                 self.certificate):
-            raise ValueError(
+            raise KeyedError(
+                "kubernetes.loadBalancer.certificate",
                 "kubernetes.loadBalancer.certificate must be an ACM certificate ARN "
                 "(arn:aws:acm:<region>:<account>:certificate/<id>)"
             )
@@ -374,11 +480,37 @@ class IngressSettings(Strict):
     Secret in the namespace (e.g. one cert-manager maintains)."""
 
     class_name: Optional[str] = None
-    annotations: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, Text] = Field(default_factory=dict)
     tls_secret: Optional[str] = None
 
+    _check_annotations = field_validator("annotations")(lambda cls, v: _annotations(v))
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+    @field_validator("class_name")
+    @classmethod
+    def _class_name(cls, value: Optional[str]) -> Optional[str]:
+        return None if value is None else rules.dns_subdomain(value, "IngressClass, e.g. nginx or alb")
+
+    @field_validator("tls_secret")
+    @classmethod
+    def _secret_name(cls, value: Optional[str]) -> Optional[str]:
+        return None if value is None else rules.dns_subdomain(value, "TLS Secret in the namespace, e.g. dify-tls")
+
+
+_DNS_LABEL = rules.DNS_LABEL
+
+
+def kubeconfig_contexts(text: str) -> list[str]:
+    """The context names of a kubeconfig; raises ValueError (never quoting the content) if it is none."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError:
+        document = None
+    if not isinstance(document, dict) or document.get("kind", "Config") != "Config" or not any(
+            isinstance(document.get(k), list) for k in ("clusters", "contexts", "users")):
+        raise ValueError("is not a kubeconfig (a YAML document of kind Config with clusters, users and contexts); "
+                         "give the file's content: `pulumi config set --secret --path kubernetes.kubeconfig "
+                         "\"$(cat ~/.kube/config)\"`")
+    return [c["name"] for c in document.get("contexts") or [] if isinstance(c, dict) and isinstance(c.get("name"), str)]
 
 
 class KubernetesSettings(Strict):
@@ -386,8 +518,8 @@ class KubernetesSettings(Strict):
     `context` picks a context in it."""
 
     kubeconfig: Optional[SecretStr] = None
-    context: Optional[str] = None
-    namespace: str = "dify"
+    context: Optional[NonEmpty] = None
+    namespace: Text = "dify"
     create_namespace: bool = True
     storage_class: Optional[str] = None
     keep_data_on_destroy: bool = True
@@ -414,17 +546,29 @@ class KubernetesSettings(Strict):
 
     @model_validator(mode="after")
     def _one_tls(self) -> "KubernetesSettings":
+        if self.kubeconfig is not None:
+            try:
+                contexts = kubeconfig_contexts(self.kubeconfig.get_secret_value())
+            except ValueError as error:
+                raise KeyedError("kubernetes.kubeconfig", str(error)) from None
+            if self.context is not None and self.context not in contexts:
+                raise KeyedError("kubernetes.context",
+                                 f"the kubeconfig has no context {self.context!r} (it has: "
+                                 f"{', '.join(contexts) or 'none'}); give one of those")
         if self.entry == "ingress" and self.load_balancer.certificate is not None:
-            raise ValueError(
+            raise KeyedError(
+                "kubernetes.loadBalancer.certificate",
                 "kubernetes.loadBalancer.certificate applies to entry loadBalancer; with entry ingress "
                 "use kubernetes.ingress.tlsSecret or kubernetes.tls"
             )
         if self.tls is not None and self.load_balancer.certificate is not None:
-            raise ValueError(
+            raise KeyedError(
+                "kubernetes.tls",
                 "kubernetes.tls and kubernetes.loadBalancer.certificate both terminate TLS; set only one"
             )
         if self.tls is not None and self.ingress.tls_secret is not None:
-            raise ValueError("kubernetes.tls and kubernetes.ingress.tlsSecret both give the certificate; set only one")
+            raise KeyedError("kubernetes.tls",
+                             "kubernetes.tls and kubernetes.ingress.tlsSecret both give the certificate; set only one")
         return self
 
     @property
@@ -465,42 +609,72 @@ class StackConfig(Strict):
         if not isinstance(section, dict):
             return data
         if section.get("region") not in (None, region):
-            raise ValueError(f"`region` and `{cloud}.region` name different regions; set only one of them")
+            raise KeyedError("region", f"`region` and `{cloud}.region` name different regions; set only one of them")
         return {**data, cloud: {**section, "region": region}}
 
     @model_validator(mode="after")
     def _target_fits(self) -> "StackConfig":
+        problems = [problem for check in (self._data_modes, self._sections_of_other_targets) for problem in check()]
+        if problems:
+            raise problems[0] if len(problems) == 1 else KeyedErrors(problems)
+        return self
+
+    def _data_modes(self) -> list[KeyedError]:
+        problems: list[KeyedError] = []
         if self.target in ("docker", "kubernetes"):
             for section in ("postgres", "redis", "objectStorage"):
                 mode = getattr(self, "object_storage" if section == "objectStorage" else section).mode
                 if mode == "managed":
-                    raise ValueError(
+                    problems.append(KeyedError(
+                        f"{section}.mode",
                         f"{section}.mode managed needs a cloud target (aws or alicloud); "
                         f"on {self.target} use self-hosted or external"
-                    )
+                    ))
         if self.target == "docker" and self.size != "dev":
-            raise ValueError(
+            problems.append(KeyedError(
+                "size",
                 f"size {self.size} sizes a cluster; the docker target runs one of each service. "
                 "Remove `size` or pick a cluster target (kubernetes, aws, alicloud)"
-            )
+            ))
         if self.target in CLUSTER_TARGETS and self.size == "production":
             self_hosted = [section for section, settings in
                            (("postgres", self.postgres), ("redis", self.redis), ("objectStorage", self.object_storage))
                            if settings.mode == "self-hosted"]
             if self_hosted and not self.kubernetes.allow_self_hosted_data_in_production:
                 keys = ", ".join(f"{s}.mode" for s in self_hosted)
-                raise ValueError(
+                problems.append(KeyedError(
+                    f"{self_hosted[0]}.mode",
                     f"{keys}: self-hosted data services run as single pods, for dev and small installs; "
                     "size production needs managed or external ones. To run them anyway set "
                     "kubernetes.allowSelfHostedDataInProduction true"
-                )
+                ))
         if (self.target in CLUSTER_TARGETS and self.kubernetes.entry == "ingress"
                 and self.kubernetes.tls_enabled and self.domain is None):
-            raise ValueError("kubernetes.entry ingress with TLS needs `domain` (the host name on the certificate)")
+            problems.append(KeyedError("domain",
+                             "kubernetes.entry ingress with TLS needs `domain` (the host name on the certificate)"))
         if self.target == "aws" and self.aws is None:
-            raise ValueError("target aws needs a region: set `region` (or the `aws` section, at least aws.region)")
+            problems.append(KeyedError("aws.region",
+                             "target aws needs a region: set `region` (or the `aws` section, at least aws.region)"))
         if self.target == "alicloud" and self.alicloud is None:
-            raise ValueError(
+            problems.append(KeyedError(
+                "alicloud.region",
                 "target alicloud needs a region: set `region` (or the `alicloud` section, at least alicloud.region)"
-            )
-        return self
+            ))
+        return problems
+
+    def _sections_of_other_targets(self) -> list[KeyedError]:
+        given = {
+            "docker": bool(self.docker.model_fields_set),
+            "kubernetes": bool(self.kubernetes.model_fields_set),
+            "aws": self.aws is not None,
+            "alicloud": self.alicloud is not None,
+        }
+        applies = {"docker": ("docker",), "kubernetes": ("kubernetes",), "aws": ("kubernetes", "aws"),
+                   "alicloud": ("kubernetes", "alicloud")}[self.target]
+        return [
+            KeyedError(section, f"the `{section}` section applies to target "
+                                f"{'aws, alicloud or kubernetes' if section == 'kubernetes' else section}, "
+                                f"not {self.target}; remove it (`pulumi config rm {section}`) or set "
+                                "`target` to the one you mean")
+            for section, present in given.items() if present and section not in applies
+        ]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from typing import Any, Iterable
 
 import pulumi
 from pulumi.runtime import config as runtime_config
 from pydantic import BaseModel, ValidationError
 
-from stacks.config import StackConfig
+from stacks.config import SECRET_SECTIONS, StackConfig
+from stacks.rules import KeyedError, KeyedErrors
 
 # Fields that hold credentials: they must come from `pulumi config set --secret`.
 SECRET_FIELDS = {
@@ -58,26 +60,93 @@ def _sub_model(model: type[BaseModel], alias: str) -> type[BaseModel] | None:
     return None
 
 
+# Words people reach for, and the key that means it here (when the section has that key).
+SYNONYMS = {
+    "username": "user", "login": "user", "db": "database", "dbname": "database", "name": "database",
+    "pass": "password", "pwd": "password", "passwd": "password", "hostname": "host", "address": "host",
+    "server": "host", "tls": "useTls", "ssl": "useTls", "env": "extraEnv", "environment": "extraEnv",
+    "vars": "extraEnv", "loglevel": "logLevel", "ns": "namespace", "zone": "zones", "cert": "certificate",
+    "accesskeyid": "accessKey", "secretaccesskey": "secretKey", "accesskeysecret": "secretKey",
+    "instancetype": "nodeInstanceTypes", "nodetype": "nodeInstanceTypes", "nodes": "nodeCount",
+}
+
+
+def _norm(key: str) -> str:
+    return key.replace("_", "").replace("-", "").lower()
+
+
+def suggest(unknown: str, valid: list[str]) -> str | None:
+    """The valid key closest to `unknown` in meaning (same words, synonyms, one holding the other) or spelling."""
+    wanted = _norm(unknown)
+    best, best_score = None, 0.0
+    for candidate in valid:
+        have = _norm(candidate)
+        if wanted == have:
+            score = 1.0
+        elif SYNONYMS.get(wanted) == candidate:
+            score = 0.95
+        elif min(len(wanted), len(have)) >= 3 and (wanted in have or have in wanted):
+            score = 0.8 - abs(len(have) - len(wanted)) / 100
+        else:
+            score = difflib.SequenceMatcher(None, wanted, have).ratio()
+        if score > best_score:
+            best, best_score = candidate, score
+    return best if best_score >= 0.6 else None
+
+
+def _elsewhere(unknown: str) -> str | None:
+    """A top-level key that is a key of one section (`namespace` -> `kubernetes.namespace`)."""
+    for section in _field_aliases(StackConfig):
+        model = _sub_model(StackConfig, section)
+        if model is not None and unknown in _field_aliases(model):
+            return f"{section}.{unknown}"
+    return None
+
+
+def _is_secret_key(loc: list[str]) -> bool:
+    return len(loc) >= 2 and (loc[0], loc[1]) in SECRET_FIELDS
+
+
 def _describe(project: str, error: dict[str, Any]) -> str:
     loc = [str(part) for part in error["loc"] if part != "[key]"]
-    key = ".".join(loc) if loc else "(stack)"
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, KeyedErrors):
+        return "\n  - ".join(f"{project}:{e.key}: {str(e).rstrip('.')}." for e in cause.errors)
+    if isinstance(cause, KeyedError):
+        return f"{project}:{cause.key}: {str(cause).rstrip('.')}."
+    named = re.match(rf"^({re.escape(loc[0])}(\.[A-Za-z]+)+)\b", error["msg"].removeprefix("Value error, ")) \
+        if loc and error["type"] == "value_error" else None
+    if named:
+        loc = named.group(1).split(".")
+    key = ".".join(loc) if loc else "target"
     kind = error["type"]
+    given = error.get("input")
     if kind == "extra_forbidden":
         parent: type[BaseModel] | None = StackConfig
         for part in loc[:-1]:
             parent = _sub_model(parent, part) if parent else None
         valid = _field_aliases(parent) if parent else []
-        close = difflib.get_close_matches(loc[-1], valid, n=1)
-        hint = f"did you mean `{'.'.join(loc[:-1] + close)}`? " if close else ""
+        close = suggest(loc[-1], valid)
+        full = ".".join(loc[:-1] + [close]) if close else (_elsewhere(loc[-1]) if len(loc) == 1 else None)
+        hint = f"did you mean `{full}`? " if full else ""
         return (
             f"{project}:{key}: unknown key. {hint}Valid keys here: {', '.join(valid)}. "
             f"Remove it with `pulumi config rm --path {key}`."
         )
     message = error["msg"].removeprefix("Value error, ")
+    set_it = "pulumi config set --secret --path" if _is_secret_key(loc) else "pulumi config set --path"
     if kind == "missing":
-        return f"{project}:{key}: required. Set it with `pulumi config set --path {key} <value>`."
-    if loc and not isinstance(error.get("input"), dict):
-        return f"{project}:{key}: {message}. Fix it with `pulumi config set --path {key} <value>`."
+        return f"{project}:{key}: required. Set it with `{set_it} {key} <value>`."
+    if kind in ("int_type", "int_parsing") and isinstance(given, bool):
+        return (f"{project}:{key}: give a number, not {str(given).lower()}. "
+                f"Fix it with `pulumi config set --path {key} <number>`.")
+    if kind == "bool_type" and isinstance(given, (int, float, str)):
+        return f"{project}:{key}: {message}: give true or false. Fix it with `pulumi config set --path {key} true`."
+    if kind == "string_type" and isinstance(given, (bool, int, float)):
+        return (f"{project}:{key}: give text, not a {type(given).__name__}. Fix it with "
+                f"`{set_it.replace('set', 'set --type string', 1)} {key} <value>`.")
+    if loc and not isinstance(given, dict):
+        return f"{project}:{key}: {message}. Fix it with `{set_it} {key} <value>`."
     return f"{project}:{key}: {message}."
 
 
@@ -97,8 +166,9 @@ def load(project: str | None = None) -> StackConfig:
     project = project or pulumi.get_project()
     raw = {key: _decode(value) for key, value in _project_keys(project).items()}
     problems = list(_plaintext_secrets(project, raw))
+    secret_sections = {key for key in raw if runtime_config.is_config_secret(f"{project}:{key}")}
     try:
-        config = StackConfig.model_validate(raw)
+        config = StackConfig.model_validate(raw, context={SECRET_SECTIONS: secret_sections})
     except ValidationError as exc:
         problems += [_describe(project, error) for error in exc.errors()]
         config = None

@@ -15,17 +15,21 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
+from stacks import rules
+from stacks.rules import KeyedError, Text
 from stacks.strict import Strict
 
-_REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+$")
-_ZONE = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-[a-z0-9]+$")
+# Region IDs are words and numbers (cn-hangzhou, ap-southeast-1, cn-shanghai-finance-1); a zone ID adds a
+# letter (cn-hangzhou-j, ap-southeast-1a).
+_REGION = re.compile(r"^[a-z]{2}(-([a-z]{2,}|[0-9]+))+$")
+_ZONE = re.compile(r"^([a-z]{2}(-([a-z]{2,}|[0-9]+))+)(-[a-z]|(?<=[0-9])[a-z])$")
 _ID = {
     "vpcId": re.compile(r"^vpc-[a-z0-9]+$"),
     "vswitchIds": re.compile(r"^vsw-[a-z0-9]+$"),
     "podVswitchIds": re.compile(r"^vsw-[a-z0-9]+$"),
     "instanceId": re.compile(r"^cri-[a-z0-9]+$"),
 }
-_INSTANCE_TYPE = re.compile(r"^ecs\.[a-z0-9-]+\.[a-z0-9]+$")
+_INSTANCE_TYPE = rules.ECS_INSTANCE
 
 
 def _cidr(value: str, key: str) -> ipaddress.IPv4Network:
@@ -33,7 +37,7 @@ def _cidr(value: str, key: str) -> ipaddress.IPv4Network:
         network = ipaddress.ip_network(value, strict=True)
     except ValueError:
         raise ValueError(f"alicloud.{key}: {value!r} is not a CIDR block such as 192.168.0.0/16") from None
-    if not isinstance(network, ipaddress.IPv4Network) or not network.is_private:
+    if not rules.is_rfc1918(network):
         raise ValueError(f"alicloud.{key}: {value} must be a private IPv4 range (10/8, 172.16/12, 192.168/16)")
     return network
 
@@ -47,7 +51,7 @@ class AutoscalingSettings(Strict):
     @model_validator(mode="after")
     def _bounds(self) -> "AutoscalingSettings":
         if self.max_size <= self.min_size:
-            raise ValueError("alicloud.autoscaling.maxSize must be greater than alicloud.autoscaling.minSize")
+            raise KeyedError("alicloud.autoscaling.maxSize","alicloud.autoscaling.maxSize must be greater than alicloud.autoscaling.minSize")
         return self
 
 
@@ -63,7 +67,7 @@ class RdsSettings(Strict):
     @field_validator("instance_type")
     @classmethod
     def _class(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not re.match(r"^pg\.[a-z0-9.]+$", value):
+        if value is not None and not rules.ALI_RDS_PG_CLASS.match(value):
             raise ValueError("give an RDS PostgreSQL instance class such as pg.n2.large.2c")
         return value
 
@@ -79,7 +83,7 @@ class KvstoreSettings(Strict):
     def _class(cls, value: Optional[str]) -> Optional[str]:
         if value is None:
             return None
-        if not re.match(r"^(redis|tair)\.[a-z0-9.]+$", value):
+        if not rules.KVSTORE_CLASS.match(value):
             raise ValueError("give a KVStore instance class such as redis.shard.mid.ce")
         if ".sharding." in value or "cluster" in value or ".proxy." in value or ".rw" in value:
             raise ValueError(
@@ -121,12 +125,18 @@ class AcrSettings(Strict):
     @model_validator(mode="after")
     def _existing(self) -> "AcrSettings":
         if self.instance_id is not None and self.endpoint is None:
-            raise ValueError(
+            raise KeyedError("alicloud.acr.endpoint",
                 "alicloud.acr.endpoint is required with alicloud.acr.instanceId: the instance's VPC "
                 "registry host, e.g. myacr-registry-vpc.cn-hangzhou.cr.aliyuncs.com"
             )
-        if self.endpoint is not None and ("/" in self.endpoint or ":" in self.endpoint):
-            raise ValueError("alicloud.acr.endpoint: give the registry host only, without scheme or path")
+        if self.endpoint is not None:
+            if "/" in self.endpoint or ":" in self.endpoint:
+                raise KeyedError("alicloud.acr.endpoint",
+                                 "alicloud.acr.endpoint: give the registry host only, without scheme or path")
+            try:
+                rules.hostname(self.endpoint, allow_ip=False)
+            except ValueError as error:
+                raise KeyedError("alicloud.acr.endpoint", f"alicloud.acr.endpoint: {error}") from None
         return self
 
 
@@ -186,7 +196,7 @@ class AlicloudSettings(Strict):
     network_plugin: Literal["terway", "flannel"] = "terway"
     pod_cidr: Optional[str] = None  # flannel only; default 172.20.0.0/16
     service_cidr: str = "172.16.0.0/16"
-    kubernetes_version: Optional[str] = None
+    kubernetes_version: Optional[Text] = None
     cluster_spec: Optional[Literal["ack.standard", "ack.pro.small"]] = None
     public_api_server: bool = True
     node_instance_types: list[str] = Field(default_factory=list)
@@ -204,11 +214,15 @@ class AlicloudSettings(Strict):
     # Entry and name
     certificate_id: Optional[str] = None
     load_balancer_spec: str = "slb.s2.small"
+    # A format check per product family; the catalogs of classes change too often to list.
     dns_zone: Optional[str] = None
 
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
+        zone = _ZONE.match(value)
+        if zone:
+            raise ValueError(f"{value} is a zone ID; the region is {zone.group(1)} (zones go in alicloud.zones)")
         if not _REGION.match(value):
             raise ValueError("give an Alibaba Cloud region ID such as cn-hangzhou or ap-southeast-1")
         return value
@@ -241,6 +255,13 @@ class AlicloudSettings(Strict):
                 raise ValueError(f"{item!r} is not an ECS instance type such as ecs.g7.2xlarge")
         return value
 
+    @field_validator("load_balancer_spec")
+    @classmethod
+    def _lb_spec(cls, value: str) -> str:
+        if not rules.SLB_SPEC.match(value):
+            raise ValueError(f"{value!r} is not a CLB specification such as slb.s2.small or slb.s3.large")
+        return value
+
     @field_validator("certificate_id")
     @classmethod
     def _certificate(cls, value: Optional[str]) -> Optional[str]:
@@ -256,10 +277,30 @@ class AlicloudSettings(Strict):
         value = value.strip().lower().rstrip(".")
         if not re.match(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,}$", value):
             raise ValueError("give the Alidns domain, e.g. example.com")
-        return value
+        return rules.hostname(value, allow_ip=False)
 
     @model_validator(mode="after")
     def _consistent(self) -> "AlicloudSettings":
+        for zone in self.zones:
+            if _ZONE.match(zone).group(1) != self.region:  # type: ignore[union-attr]
+                raise KeyedError("alicloud.zones", f"{zone} is a zone of {_ZONE.match(zone).group(1)}, "  # type: ignore[union-attr]
+                                                   f"not of alicloud.region {self.region}")
+        for key, ids in (("vswitchIds", self.vswitch_ids), ("podVswitchIds", self.pod_vswitch_ids)):
+            if len(set(ids)) != len(ids):
+                raise KeyedError(f"alicloud.{key}", f"alicloud.{key} lists a vSwitch twice; give each once")
+        shared = sorted(set(self.vswitch_ids) & set(self.pod_vswitch_ids))
+        if shared:
+            raise KeyedError("alicloud.podVswitchIds", f"{', '.join(shared)} is both a node and a pod vSwitch; "
+                                                       "Terway needs separate pod vSwitches")
+        if self.autoscaling is not None and self.node_count is not None:
+            raise KeyedError("alicloud.nodeCount",
+                             "alicloud.nodeCount and alicloud.autoscaling both size the node pool, and the "
+                             "autoscaler would override the count; set one of them")
+        cert_region = re.match(r"^[0-9]+-([a-z]{2}(-([a-z]{2,}|[0-9]+))+)$", self.certificate_id or "")
+        if cert_region and cert_region.group(1) != self.region:
+            raise KeyedError("alicloud.certificateId",
+                             f"the certificate is uploaded in {cert_region.group(1)}, the load balancer is in "
+                             f"{self.region}; upload it to {self.region}")
         vpc = _cidr(self.vpc_cidr, "vpcCidr")
         service = _cidr(self.service_cidr, "serviceCidr")
         if not 16 <= service.prefixlen <= 24:

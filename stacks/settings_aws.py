@@ -13,13 +13,14 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
+from stacks import rules
+from stacks.rules import KeyedError, Text
 from stacks.strict import Strict
 
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(role|user|assumed-role)/.+$")
 _ACM = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$")
 _PTC_SECRET = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:ecr-pullthroughcache/.+$")
-_INSTANCE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 
 
 class PullThroughCacheSettings(Strict):
@@ -43,7 +44,7 @@ class PullThroughCacheSettings(Strict):
 class AwsSettings(Strict):
     region: str = "us-east-1"
     availability_zones: int = Field(default=3, ge=2, le=3)
-    # A new VPC: private subnets /19 (pods take VPC addresses), public /22, per zone.
+    # A new VPC: per zone a private subnet of an eighth of it (pods take VPC addresses), a public one of a 64th.
     vpc_cidr: str = "10.0.0.0/16"
     # NAT: `perZone` (production default) or `single` (dev/small default, one shared gateway).
     nat_gateways: Optional[Literal["perZone", "single"]] = None
@@ -52,7 +53,7 @@ class AwsSettings(Strict):
     public_subnet_ids: list[str] = Field(default_factory=list)
     # EKS.
     # 1.35: in EKS standard support until March 2027 (1.33 left it in July 2026; extended support costs extra).
-    kubernetes_version: str = "1.35"
+    kubernetes_version: Text = "1.35"
     api_access_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"])
     cluster_admin_arns: list[str] = Field(default_factory=list)
     node_instance_types: Optional[list[str]] = None
@@ -61,7 +62,7 @@ class AwsSettings(Strict):
     node_max_size: Optional[int] = Field(default=None, ge=1, le=100)
     node_disk_gb: int = Field(default=50, ge=20, le=1000)
     # RDS for PostgreSQL.
-    postgres_version: str = "17"
+    postgres_version: Text = "17"
     rds_instance_class: Optional[str] = None
     rds_storage_gb: Optional[int] = Field(default=None, ge=20, le=65536)
     backup_retention_days: Optional[int] = Field(default=None, ge=1, le=35)
@@ -79,6 +80,10 @@ class AwsSettings(Strict):
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
+        if re.match(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d[a-z]$", value):
+            raise ValueError(f"{value} is an availability zone; the region is {value[:-1]}")
+        if re.match(r"^[a-z]{3,4}\d-az\d+$", value):
+            raise ValueError(f"{value} is an availability zone ID; give the region, such as us-east-1")
         if not _REGION.match(value):
             raise ValueError(f"{value!r} is not an AWS region such as us-east-1 or eu-central-1")
         return value
@@ -92,16 +97,31 @@ class AwsSettings(Strict):
             raise ValueError(f"{value!r} is not a CIDR such as 10.0.0.0/16") from None
         if network.version != 4 or not 16 <= network.prefixlen <= 20:
             raise ValueError("give an IPv4 CIDR between /16 and /20, e.g. 10.0.0.0/16")
+        if not (rules.is_rfc1918(network) or network.subnet_of(ipaddress.ip_network("100.64.0.0/10"))
+                or network.is_global):
+            raise ValueError(f"{network} is a reserved range (loopback, link-local, multicast or similar) that a VPC "
+                             "cannot use; give a private range such as 10.0.0.0/16")
         return value
 
-    @field_validator("api_access_cidrs", "load_balancer_source_ranges")
+    @field_validator("load_balancer_source_ranges")
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
         for cidr in value:
-            try:
-                ipaddress.ip_network(cidr, strict=False)
-            except ValueError:
-                raise ValueError(f"{cidr!r} is not a CIDR such as 203.0.113.0/24") from None
+            rules.cidr(cidr)
+        return value
+
+    @field_validator("api_access_cidrs")
+    @classmethod
+    def _api_cidrs(cls, value: list[str]) -> list[str]:
+        # EKS reads an empty list as 0.0.0.0/0 and refuses non-public ranges.
+        if not value:
+            raise ValueError("an empty list opens the API endpoint to every address; give the public ranges "
+                             "allowed in, or [0.0.0.0/0] to say so explicitly")
+        for cidr in value:
+            network = rules.cidr(cidr, strict=True)
+            if network.version != 4 or (not network.is_global and str(network) != "0.0.0.0/0"):
+                raise ValueError(f"{cidr} is not a public IPv4 range; EKS public access takes public CIDRs only "
+                                 "(private clients reach the API through the VPC)")
         return value
 
     @field_validator("vpc_id")
@@ -141,7 +161,7 @@ class AwsSettings(Strict):
             if not value:
                 raise ValueError("give at least one EC2 instance type, e.g. [m6i.xlarge]")
             for instance in value:
-                if not _INSTANCE.match(instance):
+                if not rules.EC2_INSTANCE.match(instance):
                     raise ValueError(f"{instance!r} is not an EC2 instance type such as m6i.xlarge")
         return value
 
@@ -156,14 +176,14 @@ class AwsSettings(Strict):
     @field_validator("rds_instance_class")
     @classmethod
     def _rds_class(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not re.match(r"^db\.[a-z0-9]+\.[a-z0-9]+$", value):
+        if value is not None and not rules.RDS_CLASS.match(value):
             raise ValueError(f"{value!r} is not an RDS instance class such as db.m7g.large")
         return value
 
     @field_validator("redis_node_type")
     @classmethod
     def _cache_node(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not re.match(r"^cache\.[a-z0-9]+\.[a-z0-9]+$", value):
+        if value is not None and not rules.CACHE_NODE.match(value):
             raise ValueError(f"{value!r} is not an ElastiCache node type such as cache.r7g.large")
         return value
 
@@ -175,7 +195,7 @@ class AwsSettings(Strict):
         value = value.strip().lower().rstrip(".")
         if not re.match(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", value):
             raise ValueError(f"{value!r} is not a DNS zone name such as example.com")
-        return value
+        return rules.hostname(value, allow_ip=False)
 
     @field_validator("certificate_arn")
     @classmethod
@@ -188,26 +208,43 @@ class AwsSettings(Strict):
     def _consistent(self) -> "AwsSettings":
         existing = (self.vpc_id is not None, bool(self.private_subnet_ids), bool(self.public_subnet_ids))
         if any(existing) and not all(existing):
-            raise ValueError(
+            missing = [k for k, given in zip(("vpcId", "privateSubnetIds", "publicSubnetIds"), existing) if not given]
+            raise KeyedError(
+                f"aws.{missing[0]}",
                 "an existing VPC needs aws.vpcId, aws.privateSubnetIds and aws.publicSubnetIds together "
                 "(or none of them for a new VPC)"
             )
         if self.vpc_id is not None:
+            for key, ids in (("privateSubnetIds", self.private_subnet_ids), ("publicSubnetIds", self.public_subnet_ids)):
+                if len(set(ids)) != len(ids):
+                    raise KeyedError(f"aws.{key}", f"aws.{key} lists a subnet twice; give each subnet once")
+            shared = sorted(set(self.private_subnet_ids) & set(self.public_subnet_ids))
+            if shared:
+                raise KeyedError("aws.publicSubnetIds",
+                                 f"{', '.join(shared)} is listed as both private and public; a subnet routes either "
+                                 "through a NAT (private) or an internet gateway (public)")
             if len(self.private_subnet_ids) < 2 or len(self.public_subnet_ids) < 2:
-                raise ValueError(
+                raise KeyedError(
+                    "aws.privateSubnetIds" if len(self.private_subnet_ids) < 2 else "aws.publicSubnetIds",
                     "aws.privateSubnetIds and aws.publicSubnetIds need two or more subnets each, in different "
                     "availability zones (EKS, RDS and ElastiCache require two zones)"
                 )
             if self.nat_gateways is not None:
-                raise ValueError("aws.natGateways applies to a new VPC; an existing VPC keeps its own routing")
+                raise KeyedError("aws.natGateways", "aws.natGateways applies to a new VPC; an existing VPC keeps its own routing")
         sizes = [s for s in (self.node_min_size, self.node_desired_size, self.node_max_size) if s is not None]
         if len(sizes) == 3 and not self.node_min_size <= self.node_desired_size <= self.node_max_size:  # type: ignore[operator]
-            raise ValueError("aws.nodeMinSize <= aws.nodeDesiredSize <= aws.nodeMaxSize must hold")
+            raise KeyedError("aws.nodeDesiredSize", "aws.nodeMinSize <= aws.nodeDesiredSize <= aws.nodeMaxSize must hold")
         if self.hosted_zone is not None and self.certificate_arn is not None:
-            raise ValueError(
+            raise KeyedError(
+                "aws.certificateArn",
                 "aws.hostedZone and aws.certificateArn both provide the certificate; with a hosted zone an ACM "
                 "certificate is issued and validated here, so set only one"
             )
+        if self.certificate_arn is not None and self.certificate_arn.split(":")[3] != self.region:
+            raise KeyedError("aws.certificateArn",
+                             f"the certificate is in {self.certificate_arn.split(':')[3]}, the load balancer in "
+                             f"{self.region}; ACM certificates serve only their own region: import or issue it in "
+                             f"{self.region}")
         return self
 
     @property

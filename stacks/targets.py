@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
+import pulumi
+
 from stacks.config import StackConfig
 from stacks.loader import ConfigError
 
@@ -25,7 +27,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
             raise
         available = ", ".join(t for t, m in COMPOSITIONS.items() if importlib.util.find_spec(m))
         raise ConfigError(
-            f"target {config.target!r} is validated but this release deploys only: {available}. "
+            f"{pulumi.get_project()}:target: target {config.target!r} is validated but this release deploys only: "
+            f"{available}. "
             "Set `pulumi config set target docker` to deploy on a Docker host, or "
             "`pulumi config set target kubernetes` to deploy on an existing cluster."
         ) from None

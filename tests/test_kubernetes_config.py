@@ -8,7 +8,8 @@ from tools.mocks import Run, is_secret, run_program, stack_config
 PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
 ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
-KUBECONFIG = "apiVersion: v1\nkind: Config\nusers: [{name: admin, user: {token: kubeTokenXq81}}]\n"
+KUBECONFIG = ("apiVersion: v1\nkind: Config\nusers: [{name: admin, user: {token: kubeTokenXq81}}]\n"
+              "contexts: [{name: prod-admin, context: {cluster: prod, user: admin}}]\n")
 
 
 def test_k8s_stack_file_defaults():

@@ -137,7 +137,8 @@ def render(stack: str, out: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.render", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.render", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stack", help="the stack whose Pulumi.<stack>.yaml to render, e.g. dev, k8s, alicloud")
     parser.add_argument("out", type=Path, help="folder to write (emptied first if it holds a previous render)")
     args = parser.parse_args(argv)

@@ -273,15 +273,25 @@ def _nginx_files(settings: DifySettings, edge: Edge, api_addr: str, collaboratio
     )
 
 
-def _with_extra_env(catalog: dict[str, ServiceSpec], extra: dict[str, dict[str, str]]) -> dict[str, ServiceSpec]:
+def _with_extra_env(catalog: dict[str, ServiceSpec], extra: dict[str, dict[str, object]]) -> dict[str, ServiceSpec]:
+    """Plain values join the service's env; values that came from secret config (SecretStr) its secret env."""
     for config_name, env in extra.items():
+        if CONFIG_NAMES[config_name] not in catalog:
+            raise CatalogError(
+                f"{pulumi.get_project()}:dify.extraEnv.{config_name}: this deployment has no {config_name} "
+                "(the release lacks it or dify.features turns it off); remove the key"
+            )
         service = catalog[CONFIG_NAMES[config_name]]
         clashes = sorted(set(env) & set(service.secret_env))
         if clashes:
             raise CatalogError(
-                f"dify.extraEnv.{config_name}: {', '.join(clashes)} hold generated or configured secrets "
-                "and cannot be overridden here; set the credential in its own section (e.g. postgres.password)"
+                f"{pulumi.get_project()}:dify.extraEnv.{config_name}: {', '.join(clashes)} hold generated or "
+                "configured secrets and cannot be overridden here; set the credential in its own section "
+                "(e.g. postgres.password)"
             )
-        catalog[service.name] = replace(service, env={**service.env, **env})
+        plain = {k: v for k, v in env.items() if isinstance(v, str)}
+        secret = {k: pulumi.Output.secret(v.get_secret_value()) for k, v in env.items()  # type: ignore[attr-defined]
+                  if not isinstance(v, str)}
+        kept = {k: v for k, v in service.env.items() if k not in secret}
+        catalog[service.name] = replace(service, env={**kept, **plain}, secret_env={**service.secret_env, **secret})
     return catalog
-
