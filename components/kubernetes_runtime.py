@@ -197,10 +197,15 @@ class KubernetesRuntime(pulumi.ComponentResource):
                     "volumeClaimTemplates": [self._claim(m.volume, selector) for m in spec.state],
                 },
                 # Claims outlive the StatefulSet (Retain); in production the set itself is protected too.
+                # Claim templates are immutable: a size change would replace the set. They only shape the
+                # first claim; later sizes reach the claims through the patches below.
                 opts=pulumi.ResourceOptions.merge(
-                    workload_opts, pulumi.ResourceOptions(protect=self.preset.name == "production")
+                    workload_opts, pulumi.ResourceOptions(protect=self.preset.name == "production",
+                                                          ignore_changes=["spec.volumeClaimTemplates"]),
                 ),
             )
+            for mount in spec.state:
+                self._grow_claim(spec, mount.volume, workload, owner)
         else:
             autoscaled = size.autoscaled and not spec.singleton
             workload = k8s.apps.v1.Deployment(
@@ -265,6 +270,18 @@ class KubernetesRuntime(pulumi.ComponentResource):
         if self.storage_class:
             claim["storageClassName"] = self.storage_class
         return {"metadata": {"name": volume, "labels": {**self.labels, **selector}}, "spec": claim}
+
+    def _grow_claim(self, spec: ServiceSpec, volume: str, workload: pulumi.Resource, owner: pulumi.Resource) -> None:
+        """The preset's size on the claim the StatefulSet made (`<volume>-<set>-0`), patched in place: the
+        volume grows where the storage class allows expansion; a smaller size is refused by the API server
+        (claims never shrink), and nothing is replaced either way."""
+        k8s.core.v1.PersistentVolumeClaimPatch(
+            f"{self.prefix}-{volume}-claim",
+            metadata={"name": f"{volume}-{spec.name}-0", "namespace": self.namespace,
+                      "annotations": {"pulumi.com/patchForce": "true"}},
+            spec={"resources": {"requests": {"storage": self.preset.volume(volume)}}},
+            opts=pulumi.ResourceOptions(parent=owner, provider=self.provider, depends_on=[workload]),
+        )
 
     def _autoscaler(self, spec: ServiceSpec, size, workload: pulumi.Resource, owner: pulumi.Resource) -> None:
         k8s.autoscaling.v2.HorizontalPodAutoscaler(

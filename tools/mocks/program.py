@@ -93,7 +93,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             depends_on={_name_of(urn) for urn in request.dependencies},
             property_dependencies={key: sorted(deps.urns) for key, deps in request.propertyDependencies.items()
                                    if deps.urns},
-            options={"protect": request.protect, "retainOnDelete": request.retainOnDelete},
+            options={"protect": request.protect, "retainOnDelete": request.retainOnDelete,
+                     "ignoreChanges": sorted(request.ignoreChanges), "replaceOnChanges": sorted(request.replaceOnChanges),
+                     "deleteBeforeReplace": request.deleteBeforeReplace},
         )
         return super().RegisterResource(request)
 
