@@ -293,7 +293,8 @@ def _require_external(settings: BaseModel, section: str, fields: tuple[str, ...]
         keys = ", ".join(f"{section}.{to_camel(m)}" for m in missing)
         first = f"{section}.{to_camel(missing[0])}"
         secret = " --secret" if "SecretStr" in str(type(settings).model_fields[missing[0]].annotation) else ""
-        raise KeyedError(first, f"mode external needs {keys}. Set it with `pulumi config set{secret} --path {first} <value>`")
+        raise KeyedError(first, f"mode external needs {keys}. "
+                                f"Set it with `pulumi config set{secret} --path {first} <value>`")
 
 
 class TlsSettings(Strict):
