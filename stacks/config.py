@@ -228,8 +228,9 @@ class RedisSettings(Strict):
             raise KeyedError("redis.brokerDb",
                              "redis.brokerDb must differ from redis.db (Celery and the cache share one server)")
         if self.mode != "external":
-            _ignored(self, "redis", ("password", "username", "host", "port", "use_tls"),
-                     f"a {self.mode} Redis generates its own password and sets its own address and TLS")
+            # A managed Redis may take useTls (Tair offers it); the target decides (StackConfig._data_modes).
+            own = ("password", "username", "host", "port") + (("use_tls",) if self.mode == "self-hosted" else ())
+            _ignored(self, "redis", own, f"a {self.mode} Redis generates its own password and has its own address")
         return self
 
 
@@ -264,7 +265,7 @@ class ObjectStorageSettings(Strict):
                 except ValueError as error:
                     raise KeyedError(f"objectStorage.{to_camel(field)}", str(error)) from None
         if self.mode != "external":
-            _ignored(self, "objectStorage", ("access_key", "secret_key", "endpoint", "use_workload_identity"),
+            _ignored(self, "objectStorage", ("access_key", "secret_key", "endpoint", "region", "use_workload_identity"),
                      f"{self.mode} object storage has its own endpoint and credentials")
             return self
         _require_external(self, "objectStorage", ("kind", "bucket"))
@@ -589,6 +590,10 @@ class StackConfig(Strict):
                         f"{section}.mode managed needs a cloud target (aws or alicloud); "
                         f"on {self.target} use self-hosted or external"
                     ))
+        if (self.target == "aws" and self.redis.mode == "managed" and "use_tls" in self.redis.model_fields_set
+                and not self.redis.use_tls):
+            problems.append(KeyedError("redis.useTls", "ElastiCache here always requires TLS (with AUTH); remove "
+                                                       "redis.useTls"))
         if self.target == "docker" and self.size != "dev":
             problems.append(KeyedError(
                 "size",
