@@ -123,8 +123,9 @@ class DifySettings(Strict):
                         f"dify.extraEnv.{service}.{name}",
                         f"{name} reads as a credential and is given in plain text. Set it with "
                         f"`pulumi config set --secret --path dify.extraEnv.{service}.{name} <value>`")
-            out[service] = {k: SecretStr(rules._text(v)) if secret and isinstance(rules._text(v), str) else v
-                            for k, v in env.items()}
+            if secret:
+                env = {k: SecretStr(text) if isinstance(text := rules.as_text(v), str) else v for k, v in env.items()}
+            out[service] = env
         return out
 
     @model_validator(mode="after")
