@@ -101,6 +101,8 @@ CASES = [
     ("kubernetes-section-on-docker", ("docker",), {"kubernetes": {"namespace": "x"}}, (), "kubernetes",
      "applies to target"),
     ("docker-section-on-clusters", CLUSTERS, {"docker": {"httpPort": 8080}}, (), "docker", "applies to target docker"),
+    ("kubeconfig-on-cloud", ("aws", "alicloud"), {"kubernetes": {"context": "admin"}}, (), "kubernetes.context",
+     "connects to the cluster it creates"),
     ("alicloud-section-on-aws", ("aws",), {"alicloud": {"region": "cn-hangzhou"}}, (), "alicloud", "not aws"),
     ("aws-section-on-alicloud", ("alicloud",), {"aws": {"region": "us-east-1"}}, (), "aws", "not alicloud"),
     ("autoscaling-overrides-count", ("alicloud",), {"alicloud": {"autoscaling": {"minSize": 2, "maxSize": 6}}},
