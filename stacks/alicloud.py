@@ -61,6 +61,10 @@ def check(config: StackConfig) -> None:
     if k.load_balancer.certificate is not None or k.tls is not None:
         problems.append("kubernetes.loadBalancer.certificate / kubernetes.tls: on target alicloud TLS ends at "
                         "the CLB; set alicloud.certificateId instead")
+    if k.kubeconfig is not None or k.context is not None:
+        given = "kubeconfig" if k.kubeconfig is not None else "context"
+        problems.append(f"kubernetes.{given}: target alicloud connects to the cluster it creates; remove "
+                        "kubernetes.kubeconfig and kubernetes.context")
     if ali.vpc_id is not None and "vpc_cidr" not in ali.model_fields_set:
         problems.append("alicloud.vpcCidr: with alicloud.vpcId give the VPC's CIDR block (the database and "
                         "Redis whitelists allow it)")

@@ -81,6 +81,10 @@ def check(config: StackConfig) -> None:
     if k.tls is not None:
         problems.append("kubernetes.tls: on target aws TLS ends at the ALB; set aws.hostedZone (a certificate "
                         "is issued) or aws.certificateArn instead")
+    if k.kubeconfig is not None or k.context is not None:
+        given = "kubeconfig" if k.kubeconfig is not None else "context"
+        problems.append(f"kubernetes.{given}: target aws connects to the cluster it creates; remove "
+                        "kubernetes.kubeconfig and kubernetes.context")
     nodes = node_group_size(settings, PRESETS[config.size])
     if not nodes.min_size <= nodes.desired_size <= nodes.max_size:
         problems.append(f"aws.nodeMinSize/nodeDesiredSize/nodeMaxSize: with size {config.size}'s defaults they "

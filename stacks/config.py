@@ -128,8 +128,9 @@ class DifySettings(Strict):
                         f"dify.extraEnv.{service}.{name}",
                         f"{name} reads as a credential and is given in plain text. Set it with "
                         f"`pulumi config set --secret --path dify.extraEnv.{service}.{name} <value>`")
-            out[service] = {k: SecretStr(rules._text(v)) if secret and isinstance(rules._text(v), str) else v
-                            for k, v in env.items()}
+            if secret:
+                env = {k: SecretStr(text) if isinstance(text := rules.as_text(v), str) else v for k, v in env.items()}
+            out[service] = env
         return out
 
     @model_validator(mode="after")
@@ -270,8 +271,9 @@ class RedisSettings(Strict):
             raise KeyedError("redis.agentDb", "redis.agentDb must differ from redis.db and redis.brokerDb (the agent "
                              "backend keeps its own keys in its own database)")
         if self.mode != "external":
-            _ignored(self, "redis", ("password", "username", "host", "port", "use_tls"),
-                     f"a {self.mode} Redis generates its own password and sets its own address and TLS")
+            # A managed Redis may take useTls (Tair offers it); the target decides (StackConfig._data_modes).
+            own = ("password", "username", "host", "port") + (("use_tls",) if self.mode == "self-hosted" else ())
+            _ignored(self, "redis", own, f"a {self.mode} Redis generates its own password and has its own address")
         return self
 
 
@@ -306,7 +308,7 @@ class ObjectStorageSettings(Strict):
                 except ValueError as error:
                     raise KeyedError(f"objectStorage.{to_camel(field)}", str(error)) from None
         if self.mode != "external":
-            _ignored(self, "objectStorage", ("access_key", "secret_key", "endpoint", "use_workload_identity"),
+            _ignored(self, "objectStorage", ("access_key", "secret_key", "endpoint", "region", "use_workload_identity"),
                      f"{self.mode} object storage has its own endpoint and credentials")
             return self
         _require_external(self, "objectStorage", ("kind", "bucket"))
@@ -335,7 +337,8 @@ def _require_external(settings: BaseModel, section: str, fields: tuple[str, ...]
         keys = ", ".join(f"{section}.{to_camel(m)}" for m in missing)
         first = f"{section}.{to_camel(missing[0])}"
         secret = " --secret" if "SecretStr" in str(type(settings).model_fields[missing[0]].annotation) else ""
-        raise KeyedError(first, f"mode external needs {keys}. Set it with `pulumi config set{secret} --path {first} <value>`")
+        raise KeyedError(first, f"mode external needs {keys}. "
+                                f"Set it with `pulumi config set{secret} --path {first} <value>`")
 
 
 class TlsSettings(Strict):
@@ -630,6 +633,10 @@ class StackConfig(Strict):
                         f"{section}.mode managed needs a cloud target (aws or alicloud); "
                         f"on {self.target} use self-hosted or external"
                     ))
+        if (self.target == "aws" and self.redis.mode == "managed" and "use_tls" in self.redis.model_fields_set
+                and not self.redis.use_tls):
+            problems.append(KeyedError("redis.useTls", "ElastiCache here always requires TLS (with AUTH); remove "
+                                                       "redis.useTls"))
         if self.target == "docker" and self.size != "dev":
             problems.append(KeyedError(
                 "size",

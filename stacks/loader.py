@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from typing import Any, Iterable
 
 import pulumi
@@ -114,10 +113,6 @@ def _describe(project: str, error: dict[str, Any]) -> str:
         return "\n  - ".join(f"{project}:{e.key}: {str(e).rstrip('.')}." for e in cause.errors)
     if isinstance(cause, KeyedError):
         return f"{project}:{cause.key}: {str(cause).rstrip('.')}."
-    named = re.match(rf"^({re.escape(loc[0])}(\.[A-Za-z]+)+)\b", error["msg"].removeprefix("Value error, ")) \
-        if loc and error["type"] == "value_error" else None
-    if named:
-        loc = named.group(1).split(".")
     key = ".".join(loc) if loc else "target"
     kind = error["type"]
     given = error.get("input")

@@ -28,7 +28,7 @@ class KeyedErrors(ValueError):
         self.errors = errors
 
 
-def _text(value: Any) -> Any:
+def as_text(value: Any) -> Any:
     # `pulumi config set --path` stores `true`/`false` as booleans and integers as numbers.
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -41,8 +41,8 @@ def _text(value: Any) -> Any:
 
 
 # A string where `4` or `true` (what `--path` writes for them) is as good as "4" or "true".
-Text = Annotated[str, BeforeValidator(_text)]
-SecretText = Annotated[SecretStr, BeforeValidator(_text)]
+Text = Annotated[str, BeforeValidator(as_text)]
+SecretText = Annotated[SecretStr, BeforeValidator(as_text)]
 
 
 def _not_blank(value: Any) -> Any:
@@ -52,7 +52,7 @@ def _not_blank(value: Any) -> Any:
 
 
 NonEmpty = Annotated[str, BeforeValidator(_not_blank)]
-NonEmptyText = Annotated[str, BeforeValidator(_not_blank), BeforeValidator(_text)]
+NonEmptyText = Annotated[str, BeforeValidator(_not_blank), BeforeValidator(as_text)]
 
 # -- host names, addresses and URLs --------------------------------------------------------------------
 

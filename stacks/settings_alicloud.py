@@ -36,9 +36,9 @@ def _cidr(value: str, key: str) -> ipaddress.IPv4Network:
     try:
         network = ipaddress.ip_network(value, strict=True)
     except ValueError:
-        raise ValueError(f"alicloud.{key}: {value!r} is not a CIDR block such as 192.168.0.0/16") from None
+        raise KeyedError(f"alicloud.{key}", f"{value!r} is not a CIDR block such as 192.168.0.0/16") from None
     if not rules.is_rfc1918(network):
-        raise ValueError(f"alicloud.{key}: {value} must be a private IPv4 range (10/8, 172.16/12, 192.168/16)")
+        raise KeyedError(f"alicloud.{key}", f"{value} must be a private IPv4 range (10/8, 172.16/12, 192.168/16)")
     return network
 
 
@@ -51,7 +51,8 @@ class AutoscalingSettings(Strict):
     @model_validator(mode="after")
     def _bounds(self) -> "AutoscalingSettings":
         if self.max_size <= self.min_size:
-            raise KeyedError("alicloud.autoscaling.maxSize","alicloud.autoscaling.maxSize must be greater than alicloud.autoscaling.minSize")
+            raise KeyedError("alicloud.autoscaling.maxSize",
+                             "alicloud.autoscaling.maxSize must be greater than alicloud.autoscaling.minSize")
         return self
 
 
@@ -136,7 +137,7 @@ class AcrSettings(Strict):
             try:
                 rules.hostname(self.endpoint, allow_ip=False)
             except ValueError as error:
-                raise KeyedError("alicloud.acr.endpoint", f"alicloud.acr.endpoint: {error}") from None
+                raise KeyedError("alicloud.acr.endpoint", f"{error}") from None
         return self
 
 
@@ -282,9 +283,10 @@ class AlicloudSettings(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> "AlicloudSettings":
         for zone in self.zones:
-            if _ZONE.match(zone).group(1) != self.region:  # type: ignore[union-attr]
-                raise KeyedError("alicloud.zones", f"{zone} is a zone of {_ZONE.match(zone).group(1)}, "  # type: ignore[union-attr]
-                                                   f"not of alicloud.region {self.region}")
+            zone_region = _ZONE.match(zone).group(1)  # type: ignore[union-attr]  # the field validator matched it
+            if zone_region != self.region:
+                raise KeyedError("alicloud.zones",
+                                 f"{zone} is a zone of {zone_region}, not of alicloud.region {self.region}")
         for key, ids in (("vswitchIds", self.vswitch_ids), ("podVswitchIds", self.pod_vswitch_ids)):
             if len(set(ids)) != len(ids):
                 raise KeyedError(f"alicloud.{key}", f"alicloud.{key} lists a vSwitch twice; give each once")
@@ -304,32 +306,36 @@ class AlicloudSettings(Strict):
         vpc = _cidr(self.vpc_cidr, "vpcCidr")
         service = _cidr(self.service_cidr, "serviceCidr")
         if not 16 <= service.prefixlen <= 24:
-            raise ValueError("alicloud.serviceCidr: ACK accepts a /16 to /24 block")
+            raise KeyedError("alicloud.serviceCidr", "ACK accepts a /16 to /24 block")
         if service.overlaps(vpc):
-            raise ValueError(f"alicloud.serviceCidr {service} overlaps alicloud.vpcCidr {vpc}; pick a range outside the VPC")
+            raise KeyedError("alicloud.serviceCidr",
+                             f"{service} overlaps alicloud.vpcCidr {vpc}; pick a range outside the VPC")
         if self.network_plugin == "terway":
             if self.pod_cidr is not None:
-                raise ValueError("alicloud.podCidr applies to networkPlugin flannel; Terway gives pods "
-                                 "addresses from the pod vSwitches (alicloud.podVswitchIds)")
+                raise KeyedError("alicloud.podCidr", "alicloud.podCidr applies to networkPlugin flannel; Terway "
+                                 "gives pods addresses from the pod vSwitches (alicloud.podVswitchIds)")
         else:
             pod = _cidr(self.pod_cidr or "172.20.0.0/16", "podCidr")
             for other, key in ((vpc, "vpcCidr"), (service, "serviceCidr")):
                 if pod.overlaps(other):
-                    raise ValueError(f"alicloud.podCidr {pod} overlaps alicloud.{key} {other}")
+                    raise KeyedError("alicloud.podCidr", f"alicloud.podCidr {pod} overlaps alicloud.{key} {other}")
             if self.pod_vswitch_ids:
-                raise ValueError("alicloud.podVswitchIds applies to networkPlugin terway")
+                raise KeyedError("alicloud.podVswitchIds", "alicloud.podVswitchIds applies to networkPlugin terway")
         if self.vpc_id is None:
             if self.vswitch_ids or self.pod_vswitch_ids:
-                raise ValueError("alicloud.vswitchIds needs alicloud.vpcId (the VPC they belong to)")
+                raise KeyedError("alicloud.vswitchIds", "needs alicloud.vpcId (the VPC they belong to)")
             if vpc.prefixlen > 20:
-                raise ValueError("alicloud.vpcCidr: give a /20 or larger block; node and pod vSwitches are cut from it")
+                raise KeyedError("alicloud.vpcCidr",
+                                 "give a /20 or larger block; node and pod vSwitches are cut from it")
         else:
             if len(self.vswitch_ids) != 2:
-                raise ValueError("alicloud.vswitchIds: with alicloud.vpcId give two vSwitch IDs, one in each of alicloud.zones")
+                raise KeyedError("alicloud.vswitchIds",
+                                 "with alicloud.vpcId give two vSwitch IDs, one in each of alicloud.zones")
             if len(self.zones) != 2:
-                raise ValueError("alicloud.zones: with alicloud.vpcId give the two zones of alicloud.vswitchIds, in order")
+                raise KeyedError("alicloud.zones",
+                                 "with alicloud.vpcId give the two zones of alicloud.vswitchIds, in order")
             if self.pod_vswitch_ids and len(self.pod_vswitch_ids) != 2:
-                raise ValueError("alicloud.podVswitchIds: give two vSwitch IDs, one in each zone")
+                raise KeyedError("alicloud.podVswitchIds", "give two vSwitch IDs, one in each zone")
         return self
 
     # -- derived ---------------------------------------------------------------------------------

@@ -215,7 +215,8 @@ class AwsSettings(Strict):
                 "(or none of them for a new VPC)"
             )
         if self.vpc_id is not None:
-            for key, ids in (("privateSubnetIds", self.private_subnet_ids), ("publicSubnetIds", self.public_subnet_ids)):
+            for key, ids in (("privateSubnetIds", self.private_subnet_ids),
+                             ("publicSubnetIds", self.public_subnet_ids)):
                 if len(set(ids)) != len(ids):
                     raise KeyedError(f"aws.{key}", f"aws.{key} lists a subnet twice; give each subnet once")
             shared = sorted(set(self.private_subnet_ids) & set(self.public_subnet_ids))
@@ -230,10 +231,12 @@ class AwsSettings(Strict):
                     "availability zones (EKS, RDS and ElastiCache require two zones)"
                 )
             if self.nat_gateways is not None:
-                raise KeyedError("aws.natGateways", "aws.natGateways applies to a new VPC; an existing VPC keeps its own routing")
+                raise KeyedError("aws.natGateways",
+                                 "aws.natGateways applies to a new VPC; an existing VPC keeps its own routing")
         sizes = [s for s in (self.node_min_size, self.node_desired_size, self.node_max_size) if s is not None]
         if len(sizes) == 3 and not self.node_min_size <= self.node_desired_size <= self.node_max_size:  # type: ignore[operator]
-            raise KeyedError("aws.nodeDesiredSize", "aws.nodeMinSize <= aws.nodeDesiredSize <= aws.nodeMaxSize must hold")
+            raise KeyedError("aws.nodeDesiredSize",
+                             "aws.nodeMinSize <= aws.nodeDesiredSize <= aws.nodeMaxSize must hold")
         if self.hosted_zone is not None and self.certificate_arn is not None:
             raise KeyedError(
                 "aws.certificateArn",
