@@ -146,6 +146,7 @@ class DockerRuntime(pulumi.ComponentResource):
                 docker.ContainerLabelArgs(label=k, value=v)
                 for k, v in sorted({**self.labels, "dify.service": spec.name}.items())
             ],
+            stop_timeout=spec.grace_period_s if spec.grace_period_s != 30 else None,
             log_driver="json-file",
             log_opts={"max-size": "50m", "max-file": "5"},
             opts=pulumi.ResourceOptions(

@@ -78,6 +78,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
                     "name": namespace,
                     "labels": {
                         **self.labels,
+                        **entry.namespace_labels,
                         "pod-security.kubernetes.io/enforce": "baseline",
                         "pod-security.kubernetes.io/warn": "restricted",
                     },
@@ -177,7 +178,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
             workload = k8s.batch.v1.Job(
                 f"{self.prefix}-{spec.name}",
                 metadata=self._meta(labels=labels),
-                spec={"backoffLimit": 4, "template": template},
+                spec={"backoffLimit": 2, "template": template},
                 opts=pulumi.ResourceOptions.merge(
                     workload_opts, pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create="30m"))
                 ),
@@ -327,6 +328,15 @@ class KubernetesRuntime(pulumi.ComponentResource):
             if entry.load_balancer_class:
                 service_spec["loadBalancerClass"] = entry.load_balancer_class
             annotations = dict(entry.annotations)
+            if not entry.wait_for_address:
+                # Clusters without a load-balancer implementation never give an address.
+                annotations["pulumi.com/skipAwait"] = "true"
+        elif public and entry.kind == "nodePort":
+            by_number = {p.number: p.name for p in spec.ports}
+            service_spec.update(type="NodePort", ports=[
+                {"name": p.name, "port": p.container, "targetPort": by_number[p.container], "protocol": "TCP",
+                 **({"nodePort": entry.node_port} if entry.node_port and p.name == "http" else {})}
+                for p in spec.public_ports])
         service = k8s.core.v1.Service(
             f"{self.prefix}-{spec.name}",
             metadata=self._meta(spec.name, labels={**selector, **component}, annotations=annotations),
@@ -340,6 +350,9 @@ class KubernetesRuntime(pulumi.ComponentResource):
             self._policy("entry", network.entry_policy(selector, [p.container for p in spec.public_ports]), owner)
         if entry.kind == "loadBalancer":
             self.entry_address = service.status.apply(_first_address)
+            return
+        if entry.kind in ("nodePort", "clusterIP"):
+            # No address to report: users reach nginx on a node's port, or through `kubectl port-forward`.
             return
         rule: dict = {"http": {"paths": [{
             "path": "/", "pathType": "Prefix",

@@ -80,6 +80,12 @@ class ServiceSpec:
     public_ports: tuple[PublishedPort, ...] = ()
     # Runs to completion once per rollout (a Kubernetes Job) instead of serving; no ports, no probes.
     run_once: bool = False
+    # How long a stopping process may finish its work (in-flight requests, running tasks) before it is killed.
+    grace_period_s: int = 30
+    # Seconds a pod keeps serving after it is told to stop, so endpoints and balancers drop it first.
+    drain_s: int = 0
+    # A liveness command for a service without a health port (the Celery worker's ping).
+    liveness_command: Optional[tuple[str, ...]] = None
 
     @property
     def address(self) -> str:

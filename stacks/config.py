@@ -188,6 +188,7 @@ class DifySettings(Strict):
             lts=base.lts and self.version in RELEASES,
             optional_env=base.optional_env,
             extra_api_routes=base.extra_api_routes,
+            celery_healthcheck=base.celery_healthcheck,
         )
 
 
@@ -443,6 +444,9 @@ class LoadBalancerSettings(Strict):
     internal: bool = False
     source_ranges: list[str] = Field(default_factory=list)
     load_balancer_class: Optional[str] = None
+    # false: `pulumi up` does not wait for the balancer's address (clusters without a load-balancer
+    # implementation never give one); the entryAddress output then stays empty.
+    wait_for_address: bool = True
 
     _check_annotations = field_validator("annotations")(lambda cls, v: _annotations(v))
 
@@ -528,7 +532,9 @@ class KubernetesSettings(Strict):
     keep_data_on_destroy: bool = True
     network_policies: bool = True
     allow_self_hosted_data_in_production: bool = False
-    entry: Literal["loadBalancer", "ingress"] = "loadBalancer"
+    entry: Literal["loadBalancer", "ingress", "nodePort", "clusterIP"] = "loadBalancer"
+    # entry nodePort: a fixed port in the cluster's NodePort range (default 30000-32767); unset lets it pick.
+    node_port: Optional[int] = Field(default=None, ge=1, le=65535, strict=True)
     load_balancer: LoadBalancerSettings = Field(default_factory=LoadBalancerSettings)
     ingress: IngressSettings = Field(default_factory=IngressSettings)
     tls: Optional[KubernetesTlsSettings] = None
@@ -558,6 +564,9 @@ class KubernetesSettings(Strict):
                 raise KeyedError("kubernetes.context",
                                  f"the kubeconfig has no context {self.context!r} (it has: "
                                  f"{', '.join(contexts) or 'none'}); give one of those")
+        if self.node_port is not None and self.entry != "nodePort":
+            raise KeyedError("kubernetes.nodePort", "kubernetes.nodePort applies to entry nodePort; set "
+                             "kubernetes.entry nodePort or remove the key")
         if self.entry == "ingress" and self.load_balancer.certificate is not None:
             raise KeyedError(
                 "kubernetes.loadBalancer.certificate",

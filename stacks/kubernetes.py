@@ -36,6 +36,16 @@ from stacks.config import StackConfig
 from stacks.data import DataServices, self_hosted_or_external
 
 MIGRATION, PLUGIN_MIGRATION = "migrate", "plugin-migrate"
+# `flask upgrade-db` exits 0 also when it skips the migration because another process holds its Redis
+# lock; the Job succeeds only once Alembic reports the schema at its head.
+MIGRATE_AND_CHECK = (
+    "set -e\n"
+    "flask upgrade-db\n"
+    "current=$(flask db current 2>/dev/null)\n"
+    'case "$current" in *"(head)"*) echo "schema at head: $current" ;;\n'
+    '  *) echo "the schema is not at head after the migration: ${current:-no revision}" >&2; exit 1 ;;\n'
+    "esac\n"
+)
 DAEMON_MIGRATE, DAEMON_SERVER = ("/app/commandline", "migrate"), ("/app/main",)
 
 
@@ -48,9 +58,11 @@ def with_migration_job(catalog: dict[str, ServiceSpec], release: Release) -> dic
     api = catalog["api"]
     migrate = replace(
         api, name=MIGRATION, upstream_name="api_migration",
-        env={**api.env, "MODE": "migration", "MIGRATION_ENABLED": "true"},
+        env={k: v for k, v in api.env.items() if k != "GUNICORN_CMD_ARGS"} | {"MODE": "migration",
+                                                                             "MIGRATION_ENABLED": "true"},
+        entrypoint=("/bin/bash", "-c"), command=(MIGRATE_AND_CHECK,),
         ports=(), health=None, public_ports=(), depends_on=(), run_once=True,
-        networks=frozenset({APP_NET, DATA_NET}),
+        networks=frozenset({APP_NET, DATA_NET}), grace_period_s=30, drain_s=0,
     )
     api = replace(api, env={**api.env, "MIGRATION_ENABLED": "false"},
                   depends_on=tuple(dict.fromkeys(api.depends_on + (MIGRATION,))))
@@ -80,6 +92,8 @@ def entry_from_config(config: StackConfig) -> Entry:
             tls_certificate=pulumi.Output.secret(tls.certificate.get_secret_value()) if tls else None,
             tls_key=pulumi.Output.secret(tls.key.get_secret_value()) if tls else None,
         )
+    if k.entry in ("nodePort", "clusterIP"):
+        return Entry(kind=k.entry, node_port=k.node_port)
     lb = k.load_balancer
     return Entry(
         kind="loadBalancer",
@@ -87,12 +101,13 @@ def entry_from_config(config: StackConfig) -> Entry:
         tls_at_load_balancer=lb.certificate is not None,
         source_ranges=tuple(lb.source_ranges),
         load_balancer_class=lb.load_balancer_class,
+        wait_for_address=lb.wait_for_address,
     )
 
 
 def edge(config: StackConfig, entry: Entry) -> Edge:
     """nginx serves TLS itself only when it is the entry and holds the certificate."""
-    tls = config.kubernetes.tls if entry.kind == "loadBalancer" else None
+    tls = config.kubernetes.tls if entry.kind != "ingress" else None
     return Edge(
         tls_certificate=pulumi.Output.secret(tls.certificate.get_secret_value()) if tls else None,
         tls_key=pulumi.Output.secret(tls.key.get_secret_value()) if tls else None,

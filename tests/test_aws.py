@@ -491,3 +491,8 @@ def test_wrong_aws_config_is_rejected_naming_the_key(aws, top, key, hint):
     message = str(raised.value)
     assert f"{PROJECT}:{key}" in message, message
     assert hint in message, message
+
+
+def test_the_alb_targets_pods_behind_readiness_gates(prod):
+    namespace = prod.named("kubernetes:core/v1:Namespace", "dify-prod-namespace").plain
+    assert namespace["metadata"]["labels"]["elbv2.k8s.aws/pod-readiness-gate-inject"] == "enabled"

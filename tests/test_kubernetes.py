@@ -396,7 +396,11 @@ def test_migrations_run_once_in_a_job_before_the_api():
     env = env_of(job)
     assert env["MODE"]["value"] == "migration" and env["MIGRATION_ENABLED"]["value"] == "true"
     assert containers(job)[0]["image"] == containers(services["api"])[0]["image"]
-    assert pod(job)["restartPolicy"] == "OnFailure"
+    assert pod(job)["restartPolicy"] == "Never" and job["spec"]["backoffLimit"] == 2
+    main = containers(job)[0]
+    assert main["command"] == ["/bin/bash", "-c"]
+    script = main["args"][0]
+    assert script.startswith("set -e\nflask upgrade-db\n") and "flask db current" in script and "(head)" in script
     for service in ("api", "worker", "beat"):
         assert env_of(services[service])["MIGRATION_ENABLED"]["value"] == "false", service
     specs = {"api": ServiceSpec(name="api", upstream_name="api", image="i", env={"MIGRATION_ENABLED": "true"}),
@@ -706,3 +710,68 @@ def test_the_lts_release_renders_without_the_newer_services():
     assert {workload_name(m) for m in of_kind(run, "Job")} == {"migrate"}
     daemon = named(run, "Deployment", "plugin-daemon")
     assert "args" not in containers(daemon)[0], "daemon 0.5.3 migrates inside its server"
+
+
+@pytest.mark.parametrize(("entry", "service_type"), [("nodePort", "NodePort"), ("clusterIP", "ClusterIP")])
+def test_entries_for_clusters_without_a_load_balancer(entry, service_type):
+    overrides = {"kubernetes": {"namespace": "dify", "entry": entry,
+                                **({"nodePort": 30080} if entry == "nodePort" else {})}}
+    run = run_program("k8s", overrides=overrides)
+    nginx = named(run, "Service", "nginx")
+    assert nginx["spec"]["type"] == service_type
+    if entry == "nodePort":
+        assert nginx["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP",
+                                           "nodePort": 30080}]
+    assert not of_kind(run, "Ingress")
+    assert run.outputs["entryAddress"] is None
+
+
+def test_a_load_balancer_entry_can_skip_waiting_for_its_address():
+    run = run_program("k8s", overrides={"kubernetes": {"namespace": "dify",
+                                                       "loadBalancer": {"waitForAddress": False}}})
+    nginx = named(run, "Service", "nginx")
+    assert nginx["spec"]["type"] == "LoadBalancer"
+    assert nginx["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+    assert "pulumi.com/skipAwait" not in named(variant("dev"), "Service", "nginx")["metadata"].get("annotations", {})
+    with pytest.raises(Exception) as raised:
+        run_program("k8s", overrides={"kubernetes": {"namespace": "dify", "nodePort": 30080}})
+    assert "kubernetes.nodePort" in str(raised.value)
+
+
+@pytest.mark.parametrize(("upgrade_rc", "current", "expected_rc"), [
+    (0, "4f1b2a3c9d10 (head)", 0),       # migrated
+    (0, "3e2d1c0b9a87", 1),               # "Database migration skipped": another process holds the lock
+    (0, "", 1),                           # no revision at all
+    (1, "4f1b2a3c9d10 (head)", 1),        # the migration failed
+])
+def test_the_migration_job_fails_unless_the_schema_is_at_head(tmp_path, upgrade_rc, current, expected_rc):
+    """The Job's script, run by bash against a stand-in `flask` that answers as Dify's would."""
+    import subprocess
+
+    from stacks.kubernetes import MIGRATE_AND_CHECK
+
+    flask = tmp_path / "flask"
+    flask.write_text(f'#!/bin/sh\ncase "$1" in upgrade-db) echo upgrade; exit {upgrade_rc} ;; '
+                     f'db) [ "$2" = current ] && printf "%s\\n" "{current}"; exit 0 ;; esac\nexit 2\n')
+    flask.chmod(0o755)
+    result = subprocess.run(["bash", "-c", MIGRATE_AND_CHECK], env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+                            capture_output=True, text=True)
+    assert result.returncode == expected_rc, result.stdout + result.stderr
+
+
+def test_rollouts_drain_and_finish_running_work():
+    services = by_service(variant("production"))
+    for name in ("api", "worker", "nginx"):
+        # Dify's longest default run (APP/WORKFLOW_MAX_EXECUTION_TIME, 1200 s) fits in the grace period.
+        assert pod(services[name])["terminationGracePeriodSeconds"] >= 1200, name
+    for name in ("api", "web", "nginx", "api-websocket"):
+        assert containers(services[name])[0]["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "10"], name
+        assert pod(services[name])["terminationGracePeriodSeconds"] > 10, name
+    assert env_of(services["api"])["GUNICORN_CMD_ARGS"]["value"] == "--graceful-timeout 1200"
+    assert "GUNICORN_CMD_ARGS" not in env_of(services["worker"])
+    liveness = containers(services["worker"])[0]["livenessProbe"]
+    assert liveness["exec"]["command"] == [
+        "sh", "-c", 'celery -A celery_healthcheck.celery inspect ping -d "celery@$HOSTNAME" --timeout 10']
+    assert liveness["timeoutSeconds"] > 10
+    lts = by_service(run_program("k8s", overrides={"dify": {"version": LTS_VERSION}}))
+    assert "livenessProbe" not in containers(lts["worker"])[0], "1.13's image has no light Celery app"

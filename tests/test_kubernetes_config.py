@@ -56,7 +56,7 @@ def test_self_hosted_data_in_production_only_when_asked():
         ({"kubernetes": {"namespace": "Dify_Prod"}}, (), "kubernetes.namespace", "lower-case"),
         ({"kubernetes": {"namspace": "dify"}}, (), "kubernetes.namspace", "did you mean `kubernetes.namespace`"),
         ({"kubernetes": {"kubeconfig": KUBECONFIG}}, (), "kubernetes.kubeconfig", "--secret"),
-        ({"kubernetes": {"entry": "nodePort"}}, (), "kubernetes.entry", "'loadBalancer' or 'ingress'"),
+        ({"kubernetes": {"entry": "hostPort"}}, (), "kubernetes.entry", "'nodePort' or 'clusterIP'"),
         ({"kubernetes": {"loadBalancer": {"certificate": ARN}}}, (), "kubernetes.loadBalancer.certificate",
          "kubernetes.loadBalancer.cloud aws or alicloud"),
         ({"kubernetes": {"loadBalancer": {"cloud": "aws", "certificate": "my-cert"}}}, (),

@@ -29,9 +29,10 @@ UPSTREAM = {
 # commit: the api's api/configs/middleware/__init__.py (DB_EXTRAS) and
 # api/configs/middleware/storage/amazon_s3_storage_config.py (S3_ADDRESS_STYLE); the plugin daemon's
 # internal/types/app/config.go (DB_SSL_MODE, required, `oneof=disable require`, since 0.5.3).
+# And gunicorn, the api's server, reads GUNICORN_CMD_ARGS itself (its settings documentation).
 API_SETTINGS = {"DB_EXTRAS", "S3_ADDRESS_STYLE"}
-CODE_READS = {**{s: API_SETTINGS for s in ("api", "worker", "beat", "api-websocket")},
-              "plugin-daemon": {"DB_SSL_MODE"}}
+CODE_READS = {**{s: API_SETTINGS for s in ("worker", "beat", "api-websocket")},
+              "api": API_SETTINGS | {"GUNICORN_CMD_ARGS"}, "plugin-daemon": {"DB_SSL_MODE"}}
 # Public development values in upstream's compose that must never be deployed.
 UPSTREAM_DEFAULTS = {
     "difyai123456", "dify-sandbox", "QaHbTe77CtuXmsfyhR7+vRjI/+XbV1AaFy691iy+kGDv2Jvy0/eAh8Y1",

@@ -56,6 +56,9 @@ def alb_entry(certificate_arn: Optional[pulumi.Input[str]], domain: Optional[str
         annotations=alb_annotations(certificate_arn, internal, source_ranges, health_path),  # type: ignore[arg-type]
         # TLS ends at the ALB: Dify's public URLs are https.
         tls_at_load_balancer=certificate_arn is not None,
+        # The controller adds readiness gates to the pods behind the ALB: a rollout goes on only once the
+        # new pods are healthy targets, so the ALB never points at nothing (pods are targets by IP).
+        namespace_labels={"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"},
     )
 
 

@@ -70,6 +70,7 @@ def websocket_service(api_image: str, api_env: tuple[Env, SecretEnv], files: tup
     the web client connects with the websocket transport only, so replicas need no session affinity."""
     plain, secret = api_env
     secret = {k: v for k, v in secret.items() if k != "AGENT_BACKEND_API_TOKEN"}
+    plain = {k: v for k, v in plain.items() if k != "GUNICORN_CMD_ARGS"}
     return ServiceSpec(
         name=WEBSOCKET, upstream_name="api_websocket", image=api_image,
         ports=(Port("http", API_PORT),),
@@ -79,6 +80,8 @@ def websocket_service(api_image: str, api_env: tuple[Env, SecretEnv], files: tup
         health=HealthCheck(port=API_PORT, path="/health", command=_curl(API_PORT, "/health"), start_period_s=120,
                            retries=5),
         networks=frozenset({APP_NET, DATA_NET}), uses_data=True, depends_on=("api",),
+        # Browsers reconnect their sockets to another replica.
+        grace_period_s=60, drain_s=10,
     )
 
 

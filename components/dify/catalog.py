@@ -38,6 +38,11 @@ from components.secrets import DifySecrets
 from stacks.config import DifySettings, RegistrySettings
 
 PLUGIN_STORAGE_ROOT = "/app/storage"
+# Dify's longest default run: APP_MAX_EXECUTION_TIME and WORKFLOW_MAX_EXECUTION_TIME (1200 s). A stopping
+# api (a streaming response), worker (a running task) or nginx (a proxied stream) may finish that long.
+LONGEST_RUN_S = 1200
+LONG_GRACE_S = LONGEST_RUN_S + 60
+DRAIN_S = 10
 
 # Config spells services in camelCase (dify.extraEnv.pluginDaemon); the catalog by host name.
 CONFIG_NAMES = {
@@ -128,7 +133,8 @@ def build_catalog(
         return {**shared_plain, "MODE": mode, **extra}, dict(shared_secret)
 
     # Only the api migrates (Dify's own lock guards its replicas); worker and beat start after it.
-    api_env = api_mode("api", MIGRATION_ENABLED="true")
+    # gunicorn reads GUNICORN_CMD_ARGS itself: on SIGTERM its workers finish open streams, up to the longest run.
+    api_env = api_mode("api", MIGRATION_ENABLED="true", GUNICORN_CMD_ARGS=f"--graceful-timeout {LONGEST_RUN_S}")
     worker_env = api_mode("worker")
     beat_env = api_mode("beat")
     # Beat only schedules: it calls neither the plugin daemon's inner api nor the agent backend.
@@ -165,11 +171,14 @@ def build_catalog(
             health=HealthCheck(port=API_PORT, path="/health", command=_curl(API_PORT, "/health"),
                                start_period_s=120, retries=5),
             networks=frozenset({APP_NET, SANDBOX_NET, DATA_NET}), uses_data=True,
+            grace_period_s=LONG_GRACE_S, drain_s=DRAIN_S,
         ),
         ServiceSpec(
             name="worker", upstream_name="worker", image=image["api"],
             env=worker_env[0], secret_env=worker_env[1], files=ca_files,
             networks=frozenset({APP_NET, SANDBOX_NET, DATA_NET}), uses_data=True, depends_on=("api",),
+            # Celery acknowledges tasks as they start: on SIGTERM it finishes the running ones (warm shutdown).
+            grace_period_s=LONG_GRACE_S, liveness_command=_celery_ping(release),
         ),
         ServiceSpec(
             name="beat", upstream_name="worker_beat", image=image["api"],
@@ -179,6 +188,7 @@ def build_catalog(
         ServiceSpec(
             name="web", upstream_name="web", image=image["web"],
             ports=(Port("http", WEB_PORT),), env=web_env(urls, api_addr, release),
+            grace_period_s=60, drain_s=DRAIN_S,
             health=HealthCheck(
                 port=WEB_PORT, path="/apps",
                 command=("CMD", "node", "-e",
@@ -243,9 +253,19 @@ def build_catalog(
                            command=("CMD", "wget", "-q", "-O", "/dev/null",
                                     f"http://127.0.0.1:80{nginx.HEALTH_PATH}")),
         depends_on=("api", "web", "plugin-daemon") + ((WEBSOCKET,) if collaboration else ()),
+        # The image stops nginx with SIGQUIT: it closes idle connections and finishes proxied streams.
+        grace_period_s=LONG_GRACE_S, drain_s=DRAIN_S,
     ))
     catalog = {service.name: service for service in services}
     return _with_extra_env(catalog, settings.extra_env)
+
+
+def _celery_ping(release) -> Optional[tuple[str, ...]]:
+    """This worker's own reply to a Celery ping, through the image's light health-check app (1.16+);
+    1.13's image has none, and loading the whole app every minute costs more than the check is worth."""
+    if not release.celery_healthcheck:
+        return None
+    return ("CMD-SHELL", 'celery -A celery_healthcheck.celery inspect ping -d "celery@$HOSTNAME" --timeout 10')
 
 
 def _postgres_ca_files(pg: PostgresEndpoint) -> tuple[ConfigFile, ...]:

@@ -42,6 +42,8 @@ class Release:
     optional_env: frozenset[str] = frozenset()
     # nginx locations beyond 1.13's that go to the api.
     extra_api_routes: tuple[str, ...] = ()
+    # The api image ships `celery_healthcheck`, a Celery app for pings that does not load Dify.
+    celery_healthcheck: bool = False
 
     @property
     def api(self) -> str:
@@ -82,7 +84,7 @@ RELEASES: dict[str, Release] = {
             "1.16.1", sandbox="0.2.15", plugin_daemon="0.6.3-local",
             agent_backend="1.16.1", local_sandbox="1.16.1",
             features=frozenset({"agent", "collaboration"}), daemon_migrates_apart=True,
-            optional_env=OPTIONAL_ENV, extra_api_routes=("/openapi",),
+            optional_env=OPTIONAL_ENV, extra_api_routes=("/openapi",), celery_healthcheck=True,
         ),
     )
 }

@@ -5,7 +5,9 @@ A target picks one of:
   Controller, Alibaba CLB via the cloud controller manager, or whatever the cluster's controller
   reads). TLS either terminates at the load balancer (a certificate ARN / ID in the annotations; the
   balancer forwards plain HTTP to nginx's port 80) or in nginx (a certificate from a Secret);
-- an Ingress (the nginx Service stays ClusterIP), with TLS from a Secret the Ingress names.
+- an Ingress (the nginx Service stays ClusterIP), with TLS from a Secret the Ingress names;
+- a NodePort Service (bare metal, kind: reach a node's port) or only the ClusterIP Service (reach it
+  with `kubectl port-forward` or an entry managed elsewhere).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Literal, Optional
 
 import pulumi
 
-EntryKind = Literal["loadBalancer", "ingress"]
+EntryKind = Literal["loadBalancer", "ingress", "nodePort", "clusterIP"]
 Cloud = Literal["generic", "aws", "alicloud"]
 
 _AWS = "service.beta.kubernetes.io/aws-load-balancer-"
@@ -36,6 +38,12 @@ class Entry:
     # A certificate for the Ingress, stored by the renderer in a kubernetes.io/tls Secret.
     tls_certificate: Optional[pulumi.Output[str]] = None
     tls_key: Optional[pulumi.Output[str]] = None
+    # LoadBalancer: whether `pulumi up` waits for the balancer's address.
+    wait_for_address: bool = True
+    # NodePort: a fixed node port for HTTP (otherwise the cluster picks one).
+    node_port: Optional[int] = None
+    # Labels the entry's controller reads on the namespace.
+    namespace_labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def behind_proxy(self) -> bool:

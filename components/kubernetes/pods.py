@@ -125,6 +125,11 @@ def container(spec: ServiceSpec, size: WorkloadSize, profile: Profile, env_list:
         c["volumeMounts"] = mounts
     if not spec.run_once:
         c.update(probes(spec.health, ready_by_command=is_data_service(spec)))
+    if spec.liveness_command:
+        c["livenessProbe"] = {**_exec(spec.liveness_command), "initialDelaySeconds": 60, "periodSeconds": 60,
+                              "timeoutSeconds": 20, "failureThreshold": 3}
+    if spec.drain_s:
+        c["lifecycle"] = {"preStop": {"exec": {"command": ["sleep", str(spec.drain_s)]}}}
     return c
 
 
@@ -163,5 +168,8 @@ def pod_spec(spec: ServiceSpec, profile: Profile, main: dict, pod_volumes: list[
     if constraints:
         pod["topologySpreadConstraints"] = constraints
     if spec.run_once:
-        pod["restartPolicy"] = "OnFailure"
+        # A failed run is a new pod (the Job's bounded backoff), never a restart inside one.
+        pod["restartPolicy"] = "Never"
+    if spec.grace_period_s != 30:
+        pod["terminationGracePeriodSeconds"] = spec.grace_period_s
     return pod
