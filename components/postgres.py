@@ -14,6 +14,8 @@ from components.workload import APP_NET, DATA_NET, ConfigFile, HealthCheck, Port
 from stacks.config import PostgresSettings
 
 HOST, PORT = "postgres", 5432
+# The default max_connections, checked against what Dify's processes may open (stacks.budget).
+MAX_CONNECTIONS = 300
 DATA_DIR = "/var/lib/postgresql/data"
 
 
@@ -44,7 +46,8 @@ def postgres_spec(settings: PostgresSettings, password: pulumi.Output[str], mirr
         upstream_name="db_postgres",
         image=images.image_ref(images.POSTGRES_PGVECTOR, mirror),
         ports=(Port("postgres", PORT),),
-        command=("postgres", "-c", "max_connections=300", "-c", "shared_buffers=256MB"),
+        command=("postgres", "-c", f"max_connections={settings.max_connections or MAX_CONNECTIONS}",
+                 "-c", "shared_buffers=256MB"),
         env={"POSTGRES_USER": settings.user, "POSTGRES_DB": settings.database, "PGDATA": f"{DATA_DIR}/pgdata"},
         secret_env={"POSTGRES_PASSWORD": password},
         health=HealthCheck(port=PORT, command=ready_check(settings), interval_s=5, start_period_s=60, retries=12),

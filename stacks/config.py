@@ -224,6 +224,9 @@ class PostgresSettings(Strict):
     ssl_mode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "disable"
     # PEM of the CA that signed the server's certificate, for sslMode verify-ca / verify-full.
     ca_certificate: Optional[str] = None
+    # Self-hosted: the server's max_connections (default 300); external: the server's, to check Dify's
+    # connection budget against it.
+    max_connections: Optional[int] = Field(default=None, ge=10, le=100000, strict=True)
 
     _host = field_validator("host")(lambda cls, v: None if v is None else _hostname(v))
 
@@ -244,7 +247,8 @@ class PostgresSettings(Strict):
         if self.database == self.plugin_database:
             raise KeyedError("postgres.pluginDatabase", "postgres.pluginDatabase must differ from postgres.database")
         if self.mode != "external":
-            _ignored(self, "postgres", ("password", "host", "port", "ca_certificate"),
+            _ignored(self, "postgres", ("password", "host", "port", "ca_certificate")
+                     + (("max_connections",) if self.mode == "managed" else ()),
                      f"a {self.mode} PostgreSQL generates its own password and has its own address")
         return self
 
@@ -626,7 +630,8 @@ class StackConfig(Strict):
 
     @model_validator(mode="after")
     def _target_fits(self) -> "StackConfig":
-        problems = [problem for check in (self._data_modes, self._sections_of_other_targets) for problem in check()]
+        problems = [problem for check in (self._data_modes, self._sections_of_other_targets, self._connections)
+                    for problem in check()]
         if problems:
             raise problems[0] if len(problems) == 1 else KeyedErrors(problems)
         return self
@@ -677,6 +682,14 @@ class StackConfig(Strict):
                 "target alicloud needs a region: set `region` (or the `alicloud` section, at least alicloud.region)"
             ))
         return problems
+
+    def _connections(self) -> list[KeyedError]:
+        if self.target == "aws" and self.aws is None:
+            return []
+        from stacks import budget
+
+        found = budget.problem(self)
+        return [KeyedError(*found)] if found else []
 
     def _sections_of_other_targets(self) -> list[KeyedError]:
         given = {

@@ -7,6 +7,7 @@ import pulumi
 from components import naming
 from components.dify.app import DifyApp
 from components.dify.catalog import Edge, build_catalog
+from components.dify.concurrency import CONCURRENCY
 from components.dify.environment import PublicUrls
 from components.docker_runtime import DockerRuntime
 from components.secrets import DifySecrets
@@ -46,7 +47,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
     data = self_hosted_or_external(name, config, runtime)
     secrets = DifySecrets(f"{name}-secrets", agent="agent" in config.dify.release.features)
     urls = public_urls(config)
-    catalog = build_catalog(config.dify, config.registry, urls, data.endpoints, secrets, edge(config))
+    catalog = build_catalog(config.dify, config.registry, urls, data.endpoints, secrets, edge(config),
+                            CONCURRENCY[config.size])
     DifyApp(f"{name}-app", catalog, runtime, data.workloads)
 
     return {

@@ -25,6 +25,7 @@ import pulumi_kubernetes as k8s
 from components import naming
 from components.dify.app import DifyApp
 from components.dify.catalog import Edge, build_catalog
+from components.dify.concurrency import CONCURRENCY
 from components.dify.environment import PublicUrls
 from components.dify.releases import Release
 from components.kubernetes.entry import Entry, load_balancer_annotations
@@ -159,7 +160,8 @@ def deploy_on_cluster(
     tls = k.tls_enabled or entry.tls_at_load_balancer
     urls = public_urls(config, tls)
     catalog = with_migration_job(
-        build_catalog(config.dify, config.registry, urls, data.endpoints, secrets, edge(config, entry)),
+        build_catalog(config.dify, config.registry, urls, data.endpoints, secrets, edge(config, entry),
+                      CONCURRENCY[config.size]),
         config.dify.release,
     )
     DifyApp(f"{name}-app", catalog, runtime, data.workloads)

@@ -8,7 +8,8 @@ from tests.change_plan import names, plan, stateful_losses
 from tools.mocks import run_program
 
 CLUSTER_STACKS = ("k8s", "prod", "alicloud")
-SELF_HOSTED_PRODUCTION = {"kubernetes": {"namespace": "dify", "allowSelfHostedDataInProduction": True}}
+SELF_HOSTED_PRODUCTION = {"kubernetes": {"namespace": "dify", "allowSelfHostedDataInProduction": True},
+                          "postgres": {"maxConnections": 1000}}
 
 
 def _runs(stack, *variants):

@@ -443,7 +443,7 @@ def test_in_cluster_data_is_kept_on_destroy_and_protected_in_production():
     run = variant("dev")
     assert run.of_type("kubernetes:core/v1:Namespace")[0].options["retainOnDelete"] is True
     assert not any(r.options["protect"] for r in run.of_type("kubernetes:apps/v1:StatefulSet"))
-    production = run_program("k8s", overrides={"size": "production",
+    production = run_program("k8s", overrides={"size": "production", "postgres": {"maxConnections": 1000},
                                                "kubernetes": {"allowSelfHostedDataInProduction": True}})
     sets = production.of_type("kubernetes:apps/v1:StatefulSet")
     assert len(sets) == 3 and all(r.options["protect"] for r in sets)

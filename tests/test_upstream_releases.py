@@ -28,11 +28,13 @@ UPSTREAM = {
 # Keys the images' settings read that upstream's compose does not pass, checked at each release's
 # commit: the api's api/configs/middleware/__init__.py (DB_EXTRAS) and
 # api/configs/middleware/storage/amazon_s3_storage_config.py (S3_ADDRESS_STYLE); the plugin daemon's
-# internal/types/app/config.go (DB_SSL_MODE, required, `oneof=disable require`, since 0.5.3).
+# internal/types/app/config.go (DB_SSL_MODE, required, `oneof=disable require`; DB_MAX_OPEN_CONNS and
+# DB_MAX_IDLE_CONNS, defaults 30 and 10; all since 0.5.3).
 # And gunicorn, the api's server, reads GUNICORN_CMD_ARGS itself (its settings documentation).
 API_SETTINGS = {"DB_EXTRAS", "S3_ADDRESS_STYLE"}
 CODE_READS = {**{s: API_SETTINGS for s in ("worker", "beat", "api-websocket")},
-              "api": API_SETTINGS | {"GUNICORN_CMD_ARGS"}, "plugin-daemon": {"DB_SSL_MODE"}}
+              "api": API_SETTINGS | {"GUNICORN_CMD_ARGS"},
+              "plugin-daemon": {"DB_SSL_MODE", "DB_MAX_OPEN_CONNS", "DB_MAX_IDLE_CONNS"}}
 # Public development values in upstream's compose that must never be deployed.
 UPSTREAM_DEFAULTS = {
     "difyai123456", "dify-sandbox", "QaHbTe77CtuXmsfyhR7+vRjI/+XbV1AaFy691iy+kGDv2Jvy0/eAh8Y1",

@@ -25,5 +25,5 @@ PRESETS: dict[str, AwsPreset] = {
     "dev": AwsPreset(("t3.large",), 1, 2, 3, "db.t4g.medium", 20, 1, "cache.t4g.small", 1, False, False),
     "small": AwsPreset(("m6i.large",), 2, 2, 4, "db.t4g.large", 50, 7, "cache.t4g.medium", 2, False, False),
     # production requests about 5.5 vCPU / 10 GiB at minimum replicas and scales to ~3x under the HPAs.
-    "production": AwsPreset(("m6i.xlarge",), 3, 3, 9, "db.m7g.large", 100, 14, "cache.r7g.large", 2, True, True),
+    "production": AwsPreset(("m6i.xlarge",), 3, 3, 9, "db.m7g.xlarge", 100, 14, "cache.r7g.large", 2, True, True),
 }

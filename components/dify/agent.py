@@ -70,7 +70,8 @@ def websocket_service(api_image: str, api_env: tuple[Env, SecretEnv], files: tup
     the web client connects with the websocket transport only, so replicas need no session affinity."""
     plain, secret = api_env
     secret = {k: v for k, v in secret.items() if k != "AGENT_BACKEND_API_TOKEN"}
-    plain = {k: v for k, v in plain.items() if k != "GUNICORN_CMD_ARGS"}
+    plain = {k: v for k, v in plain.items() if k not in ("GUNICORN_CMD_ARGS", "SERVER_WORKER_AMOUNT",
+                                                         "SERVER_WORKER_CONNECTIONS")}
     return ServiceSpec(
         name=WEBSOCKET, upstream_name="api_websocket", image=api_image,
         ports=(Port("http", API_PORT),),

@@ -13,6 +13,7 @@ import pulumi
 
 from components import images
 from components.dify import nginx, ssrf_proxy
+from components.dify.concurrency import CONCURRENCY, Concurrency
 from components.dify.ports import API_PORT, PLUGIN_DAEMON_PORT, PROXY_PORT, SANDBOX_PORT, WEB_PORT
 from components.dify.agent import WEBSOCKET, agent_client_env, agent_services, collaboration_env, web_env, websocket_service
 from components.dify.environment import (
@@ -92,6 +93,7 @@ def build_catalog(
     data: DataEndpoints,
     secrets: DifySecrets,
     edge: Edge = Edge(),
+    concurrency: Concurrency = CONCURRENCY["dev"],
 ) -> dict[str, ServiceSpec]:
     """Every Dify service of the configured release, keyed by its host name inside the deployment."""
     release = settings.release
@@ -117,6 +119,7 @@ def build_catalog(
                 "SERVER_WORKER_CLASS": "gevent",
                 **url_env(urls, api_addr),
                 **collaboration_env(release),
+                **concurrency.shared_env(),
             },
             {
                 "SECRET_KEY": secrets.secret_key,
@@ -134,8 +137,9 @@ def build_catalog(
 
     # Only the api migrates (Dify's own lock guards its replicas); worker and beat start after it.
     # gunicorn reads GUNICORN_CMD_ARGS itself: on SIGTERM its workers finish open streams, up to the longest run.
-    api_env = api_mode("api", MIGRATION_ENABLED="true", GUNICORN_CMD_ARGS=f"--graceful-timeout {LONGEST_RUN_S}")
-    worker_env = api_mode("worker")
+    api_env = api_mode("api", MIGRATION_ENABLED="true", GUNICORN_CMD_ARGS=f"--graceful-timeout {LONGEST_RUN_S}",
+                       **concurrency.api_env())
+    worker_env = api_mode("worker", **concurrency.worker_env())
     beat_env = api_mode("beat")
     # Beat only schedules: it calls neither the plugin daemon's inner api nor the agent backend.
     for key in ("INNER_API_KEY_FOR_PLUGIN", "AGENT_BACKEND_API_TOKEN"):
@@ -157,6 +161,7 @@ def build_catalog(
                 "PLUGIN_REMOTE_INSTALLING_PORT": "5003",
                 "FORCE_VERIFYING_SIGNATURE": "true",
                 "PIP_MIRROR_URL": settings.pip_mirror_url or "",
+                **concurrency.daemon_env(),
             },
             {"SERVER_KEY": secrets.plugin_daemon_key, "DIFY_INNER_API_KEY": secrets.inner_api_key},
         ),
