@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 from components import naming
 from components.aws.cluster import EksCluster, NodeGroupSize
 from components.aws.entry import ValidatedCertificate, alb_entry, alias_record, zone_for
+from components.aws.autoscaling import ClusterScaling
 from components.aws.load_balancer_controller import LoadBalancerController
 from components.aws.network import Network
 from components.aws.postgres import RdsPostgres
@@ -144,6 +145,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
         node_policy_statements=registry.node_statements, opts=on_cloud)
     controller = LoadBalancerController(f"{name}-lbc", cluster, region=settings.region, partition=partition,
                                         vpc_id=vpc.vpc_id, opts=on_cloud)
+    ClusterScaling(f"{name}-scaling", cluster, region=settings.region,
+                   kubernetes_version=settings.kubernetes_version, opts=on_cloud)
     # Dify's objects wait for the controller: its webhooks must answer before the Ingress is created,
     # and on destroy the Ingress (and so the ALB) goes before the controller.
     app_provider = cluster.provider_for(f"{name}-k8s-app", [*cluster.ready, controller.release])

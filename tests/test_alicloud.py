@@ -159,7 +159,7 @@ def test_production_sizing_and_high_availability(prod):
     assert ack["clusterSpec"] == "ack.pro.small" and ack["deletionProtection"] is True
     pool = one(prod, "pool").plain
     assert pool["instanceTypes"] == ["ecs.g7.2xlarge", "ecs.g8i.2xlarge"]  # 8 vCPU / 32 GiB
-    assert pool["desiredSize"] == "6" and "scalingConfig" not in pool
+    assert pool["scalingConfig"] == {"enable": True, "minSize": 6, "maxSize": 12, "type": "cpu"}
     rds = one(prod, "rds").plain
     assert rds["engine"] == "PostgreSQL" and float(rds["engineVersion"]) >= 14
     assert rds["category"] == "HighAvailability"
@@ -411,3 +411,12 @@ def test_wrong_alicloud_config_is_rejected_naming_the_key(alicloud, top, key, hi
     message = str(raised.value)
     assert key in message, message
     assert hint in message, message
+
+
+def test_the_production_node_pool_autoscales_from_its_node_count():
+    run = run_program("alicloud", overrides={"size": "production"})
+    pool = run.of_type("alicloud:cs/nodePool:NodePool")[0].plain
+    assert pool["scalingConfig"] == {"enable": True, "minSize": 6, "maxSize": 12, "type": "cpu"}
+    assert "desiredSize" not in pool
+    small = run_program("alicloud", overrides={"size": "small"}).of_type("alicloud:cs/nodePool:NodePool")[0].plain
+    assert "scalingConfig" not in small and small["desiredSize"] == "3"

@@ -275,8 +275,10 @@ def test_no_wildcard_actions_and_star_resources_only_where_aws_requires(prod):
             for action in as_list(statement["Action"]):
                 assert action != "*" and not action.endswith(":*"), f"{name}: {action}"
             if "*" in as_list(statement.get("Resource", [])) and not statement.get("Condition"):
-                # Describe/List/Get calls and the controller's documented set have no resource scope.
-                assert name.startswith("dify-prod-lbc-irsa"), f"{name}: {statement}"
+                # Describe/List/Get calls and the controllers' documented sets have no resource scope.
+                assert name.startswith(("dify-prod-lbc-irsa", "dify-prod-scaling-autoscaler")), f"{name}: {statement}"
+                if name.startswith("dify-prod-scaling-autoscaler"):
+                    assert all(a.split(":")[1].startswith(("Describe", "Get")) for a in as_list(statement["Action"]))
 
 
 def test_dify_reaches_only_its_bucket_through_irsa(prod):
@@ -381,7 +383,7 @@ def test_without_a_certificate_the_alb_listens_on_http_only(dev):
 
 
 def test_the_ingress_waits_for_the_load_balancer_controller(prod):
-    (release,) = prod.of_type(T["helm"])
+    (release,) = [r for r in prod.of_type(T["helm"]) if r.plain["chart"] == "aws-load-balancer-controller"]
     assert release.plain["chart"] == "aws-load-balancer-controller"
     values = release.plain["values"]
     assert values["region"] == "us-east-1" and values["serviceAccount"]["name"] == "aws-load-balancer-controller"
@@ -496,3 +498,20 @@ def test_wrong_aws_config_is_rejected_naming_the_key(aws, top, key, hint):
 def test_the_alb_targets_pods_behind_readiness_gates(prod):
     namespace = prod.named("kubernetes:core/v1:Namespace", "dify-prod-namespace").plain
     assert namespace["metadata"]["labels"]["elbv2.k8s.aws/pod-readiness-gate-inject"] == "enabled"
+
+
+def test_the_cluster_scales_pods_on_cpu_and_nodes_up_to_the_groups_maximum(prod):
+    (metrics,) = [r for r in prod.of_type("aws:eks/addon:Addon") if r.plain["addonName"] == "metrics-server"]
+    assert "dify-prod-cluster-nodes" in metrics.depends_on
+    (autoscaler,) = [r for r in prod.of_type(T["helm"]) if r.plain["chart"] == "cluster-autoscaler"]
+    values = autoscaler.plain["values"]
+    assert autoscaler.plain["version"] == "9.54.0" and values["image"]["tag"] == "v1.35.0"
+    assert values["autoDiscovery"]["clusterName"] and values["awsRegion"] == "us-east-1"
+    assert values["rbac"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+    scale = policies(prod)["dify-prod-scaling-autoscaler-policy"]["Statement"][1]
+    assert scale["Action"] == ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]
+    (tag,) = scale["Condition"]["StringEquals"]
+    assert tag.startswith("aws:ResourceTag/k8s.io/cluster-autoscaler/")
+    nodes = prod.named("aws:eks/nodeGroup:NodeGroup", "dify-prod-cluster-nodes")
+    assert "scalingConfig.desiredSize" in nodes.options["ignoreChanges"]
+    assert nodes.plain["scalingConfig"]["maxSize"] > nodes.plain["scalingConfig"]["minSize"]

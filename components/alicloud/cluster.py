@@ -75,13 +75,12 @@ class AckCluster(pulumi.ComponentResource):
             labels=[{"key": "dify.stack", "value": pulumi.get_stack()}],
             tags=tags(),
         )
-        if settings.autoscaling is not None:
-            pool_args["scaling_config"] = {
-                "enable": True,
-                "min_size": settings.autoscaling.min_size,
-                "max_size": settings.autoscaling.max_size,
-                "type": "cpu",
-            }
+        bounds = ((settings.autoscaling.min_size, settings.autoscaling.max_size) if settings.autoscaling
+                  # Production scales by default, from its node count to twice that (the HPAs' maximums).
+                  else (sizing.node_count, 2 * sizing.node_count) if sizing.production and settings.node_count is None
+                  else None)
+        if bounds is not None:
+            pool_args["scaling_config"] = {"enable": True, "min_size": bounds[0], "max_size": bounds[1], "type": "cpu"}
         else:
             pool_args["desired_size"] = str(sizing.node_count)
         pool = alicloud.cs.NodePool(f"{name}-workers", **pool_args, opts=child)

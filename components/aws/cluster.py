@@ -162,7 +162,9 @@ class EksCluster(pulumi.ComponentResource):
             update_config={"max_unavailable": 1},
             launch_template={"id": template.id, "version": template.latest_version.apply(str)},
             labels={"dify.stack/role": "general"},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*attachments, cni]),
+            # The Cluster Autoscaler owns the desired size once the group exists.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*attachments, cni],
+                                        ignore_changes=["scalingConfig.desiredSize"]),
         )
 
         ca = self.cluster.certificate_authority.apply(lambda c: c.data)
