@@ -105,7 +105,7 @@ CASES = [
      "connects to the cluster it creates"),
     ("alicloud-section-on-aws", ("aws",), {"alicloud": {"region": "cn-hangzhou"}}, (), "alicloud", "not aws"),
     ("aws-section-on-alicloud", ("alicloud",), {"aws": {"region": "us-east-1"}}, (), "aws", "not alicloud"),
-    ("autoscaling-overrides-count", ("alicloud",), {"alicloud": {"autoscaling": {"minSize": 2, "maxSize": 6}}},
+    ("autoscaling-overrides-count", ("alicloud",), {"alicloud": {"nodeCount": 6, "autoscaling": {"minSize": 2, "maxSize": 6}}},
      (), "alicloud.nodeCount", "autoscal"),
     ("range-overrides-desired", ("aws",), {"aws": {"nodeMinSize": 10, "nodeMaxSize": 12}}, (),
      "aws.nodeMinSize/nodeDesiredSize/nodeMaxSize", "min <= desired <= max"),
