@@ -68,6 +68,12 @@ def with_migration_job(catalog: dict[str, ServiceSpec], release: Release) -> dic
     api = replace(api, env={**api.env, "MIGRATION_ENABLED": "false"},
                   depends_on=tuple(dict.fromkeys(api.depends_on + (MIGRATION,))))
     jobs = {MIGRATION: migrate}
+    # On a Docker host the api migrates as it starts, so worker, beat and the websocket server start
+    # after it; here they need only the migration and start beside the api.
+    catalog = {name: replace(spec, depends_on=tuple(dict.fromkeys(
+                   MIGRATION if d == "api" else d for d in spec.depends_on)))
+               if spec.image == api.image and name != "api" else spec
+               for name, spec in catalog.items()}
     daemon = catalog["plugin-daemon"]
     if release.daemon_migrates_apart:
         jobs[PLUGIN_MIGRATION] = replace(

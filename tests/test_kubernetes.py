@@ -433,8 +433,10 @@ def test_rollout_order_data_then_migration_then_dify():
     data = {f"{prefix}-postgres", f"{prefix}-redis", f"{prefix}-object-store"}
     assert data <= declared[f"{prefix}-migrate"].depends_on
     assert f"{prefix}-migrate" in declared[f"{prefix}-api"].depends_on
-    for service in ("worker", "beat"):
-        assert f"{prefix}-api" in declared[f"{prefix}-{service}"].depends_on, service
+    # The api's image needs only the migration: worker, beat and the websocket server start beside the api.
+    for service in ("worker", "beat", "api-websocket"):
+        assert f"{prefix}-migrate" in declared[f"{prefix}-{service}"].depends_on, service
+        assert f"{prefix}-api" not in declared[f"{prefix}-{service}"].depends_on, service
     assert f"{prefix}-ssrf-proxy" in declared[f"{prefix}-sandbox"].depends_on
     assert {f"{prefix}-api", f"{prefix}-web", f"{prefix}-plugin-daemon"} <= declared[f"{prefix}-nginx"].depends_on
 

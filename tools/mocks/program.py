@@ -40,6 +40,8 @@ class Declared:
     parent_urn: str = ""
     # Input name -> URNs of the resources its value came from.
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    # URNs of every resource the engine would create this one after (explicit and through inputs).
+    dependency_urns: set[str] = field(default_factory=set)
 
     @property
     def plain(self) -> dict[str, Any]:
@@ -76,6 +78,7 @@ class _Link:
     depends_on: set[str]
     property_dependencies: dict[str, list[str]]
     options: dict[str, Any]
+    dependency_urns: set[str] = field(default_factory=set)
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -91,6 +94,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             urn=self.make_urn(request.parent, request.type, request.name),
             parent_urn=request.parent,
             depends_on={_name_of(urn) for urn in request.dependencies},
+            dependency_urns=set(request.dependencies),
             property_dependencies={key: sorted(deps.urns) for key, deps in request.propertyDependencies.items()
                                    if deps.urns},
             options={"protect": request.protect, "retainOnDelete": request.retainOnDelete,
@@ -227,6 +231,7 @@ def run_program(
             declared.urn, declared.parent_urn = link.urn, link.parent_urn
             declared.depends_on, declared.parent = link.depends_on, _name_of(link.parent_urn) if link.parent_urn else ""
             declared.options, declared.property_dependencies = link.options, link.property_dependencies
+            declared.dependency_urns = link.dependency_urns
         stack_resource = pulumi.runtime.get_root_resource()
         for name, value in stack_resource.outputs.items():
             output = pulumi.Output.from_input(value)
