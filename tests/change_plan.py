@@ -8,9 +8,11 @@ replacement the change-plan tests reason about; other types are updated in place
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from typing import Any, Iterable
 
-from tools.mocks import Declared, Run
+from tools.mocks import Declared, Run, run_program
 
 ALL = ("",)
 IMMUTABLE: dict[str, tuple[str, ...]] = {
@@ -112,3 +114,14 @@ def stateful_losses(before: Run, after: Run) -> list[tuple[str, str, Any]]:
 
 def names(steps: Iterable[tuple[str, str, Any]]) -> set[str]:
     return {name for _, name, _ in steps}
+
+
+@lru_cache(maxsize=None)
+def _cached(stack: str, overrides: str) -> Run:
+    return run_program(stack, overrides=json.loads(overrides))
+
+
+def cached_run(stack: str, overrides: dict[str, Any]) -> Run:
+    """One run per (stack, overrides) for the whole test session: the runs are deterministic, and tests
+    only read them."""
+    return _cached(stack, json.dumps(overrides, sort_keys=True))

@@ -4,8 +4,7 @@ anything that holds data."""
 import pytest
 
 from components.dify.releases import LTS_VERSION
-from tests.change_plan import names, plan, stateful_losses
-from tools.mocks import run_program
+from tests.change_plan import cached_run, names, plan, stateful_losses
 
 CLUSTER_STACKS = ("k8s", "prod", "alicloud")
 SELF_HOSTED_PRODUCTION = {"kubernetes": {"namespace": "dify", "allowSelfHostedDataInProduction": True},
@@ -13,7 +12,7 @@ SELF_HOSTED_PRODUCTION = {"kubernetes": {"namespace": "dify", "allowSelfHostedDa
 
 
 def _runs(stack, *variants):
-    return [run_program(stack, overrides=overrides) for overrides in variants]
+    return [cached_run(stack, overrides) for overrides in variants]
 
 
 @pytest.mark.parametrize("stack", ("dev",) + CLUSTER_STACKS)

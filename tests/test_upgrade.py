@@ -4,7 +4,8 @@ nothing holding data is replaced or deleted."""
 import pytest
 
 from components.dify.releases import DEFAULT_VERSION, LTS_VERSION
-from tools.mocks import manifest, run_program
+from tests.change_plan import cached_run
+from tools.mocks import manifest
 
 STACKS = ("dev", "k8s", "prod", "alicloud")
 
@@ -49,7 +50,7 @@ def _is_stateful(resource) -> bool:
 @pytest.fixture(scope="module", params=STACKS)
 def upgrade(request):
     stack = request.param
-    return stack, run_program(stack, overrides={"dify": {"version": LTS_VERSION}}), run_program(stack)
+    return stack, cached_run(stack, {"dify": {"version": LTS_VERSION}}), cached_run(stack, {})
 
 
 def test_the_example_stacks_default_to_the_newest_release(upgrade):
