@@ -53,6 +53,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
         create_namespace: bool = True,
         keep_namespace: bool = True,
         service_account: Optional[str] = None,
+        isolation: Optional[network.Isolation] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         super().__init__("dify:kubernetes:KubernetesRuntime", name, None, opts)
@@ -63,6 +64,9 @@ class KubernetesRuntime(pulumi.ComponentResource):
         self.entry = entry
         self.storage_class = storage_class
         self.network_policies = network_policies
+        self.isolation = isolation or network.Isolation()
+        # Data services running as workloads here, by port (the others are reached at isolation.external).
+        self.data_ports: dict[str, int] = {}
         # Pods that use data run under this account (cloud targets bind it to a cloud identity,
         # e.g. IRSA / EKS Pod Identity / RRSA, for object storage without keys).
         self.service_account = service_account
@@ -90,7 +94,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
             self.namespace = pulumi.Output.from_input(namespace)
 
         if network_policies:
-            for policy_name, spec in network.namespace_policies().items():
+            for policy_name, spec in network.namespace_policies(self.isolation).items():
                 self._policy(policy_name, spec)
         self.register_outputs({"namespace": self.namespace})
 
@@ -234,13 +238,33 @@ class KubernetesRuntime(pulumi.ComponentResource):
             )
         if spec.ports and not spec.run_once:
             self._service(spec, selector, component, owner)
-        if self.network_policies and network.confined(spec) and spec.depends_on:
-            dependencies = {d: {INSTANCE_LABEL: self.prefix, NAME_LABEL: d} for d in spec.depends_on}
-            self._policy(f"egress-{spec.name}", network.egress_policy(selector, dependencies), owner)
+        if stateful and spec.ports:
+            self.data_ports[spec.name] = spec.ports[0].number
+        if self.network_policies:
+            self._isolate(spec, selector, owner)
         self.workloads[spec.name] = workload
         return workload
 
     # -- pieces ----------------------------------------------------------------------------------
+
+    def _peer(self, service: str) -> dict:
+        return {"podSelector": {"matchLabels": {INSTANCE_LABEL: self.prefix, NAME_LABEL: service}}}
+
+    def _isolate(self, spec: ServiceSpec, selector: dict[str, str], owner: pulumi.Resource) -> None:
+        """The spec's own egress, and on each workload it calls an ingress rule for it on those ports."""
+        egress = network.egress_policy(spec, selector, self._peer, self.isolation, self.data_ports)
+        if egress is not None:
+            self._policy(f"{spec.name}-egress", egress, owner)
+        ports: dict[str, list[int]] = {}
+        for call in spec.calls:
+            ports.setdefault(call.service, []).append(call.port)
+        for data in spec.data:
+            if data in self.data_ports:
+                ports.setdefault(data, []).append(self.data_ports[data])
+        for callee, numbers in sorted(ports.items()):
+            self._policy(f"from-{spec.name}-to-{callee}",
+                         network.ingress_policy(self._peer(callee)["podSelector"]["matchLabels"], self._peer(spec.name),
+                                                sorted(set(numbers))), owner)
 
     def _secret(self, logical: str, values: dict[str, pulumi.Input[str]], labels: dict[str, str],
                 owner: pulumi.Resource) -> Optional[k8s.core.v1.Secret]:

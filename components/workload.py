@@ -16,11 +16,23 @@ APP_NET, SANDBOX_NET, DATA_NET = "app", "sandbox", "data"
 AGENT_SANDBOX_NET, AGENT_PROXY_NET = "agent-sandbox", "agent-proxy"
 INTERNAL_NETWORKS = (SANDBOX_NET, DATA_NET, AGENT_SANDBOX_NET, AGENT_PROXY_NET)
 
+# The data services a workload may use, by the host name the self-hosted ones run under.
+POSTGRES, REDIS, OBJECT_STORE = "postgres", "redis", "object-store"
+ALL_DATA = frozenset({POSTGRES, REDIS, OBJECT_STORE})
+
 
 @dataclass(frozen=True)
 class Port:
     name: str
     number: int
+
+
+@dataclass(frozen=True)
+class Call:
+    """A connection a workload opens to another workload of the deployment, on one of its ports."""
+
+    service: str
+    port: int
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,11 @@ class ServiceSpec:
     public_ports: tuple[PublishedPort, ...] = ()
     # Runs to completion once per rollout (a Kubernetes Job) instead of serving; no ports, no probes.
     run_once: bool = False
+    # Who it talks to, the contract both renderers enforce: other workloads (service and port), the data
+    # services it uses (in the deployment or managed), and whether it opens connections to the internet.
+    calls: tuple[Call, ...] = ()
+    data: frozenset[str] = frozenset()
+    internet: bool = False
 
     @property
     def address(self) -> str:

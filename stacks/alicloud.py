@@ -29,7 +29,12 @@ from components.postgres import external_postgres
 from components.redis import external_redis
 from stacks.config import RegistrySettings, StackConfig
 from stacks.data import DataServices, self_hosted_problems
-from stacks.kubernetes import deploy_on_cluster
+from stacks.kubernetes import deploy_on_cluster, user_destination, user_object_store
+from components.kubernetes.network import ALIBABA_METADATA, Destination, Isolation
+from components.workload import OBJECT_STORE, POSTGRES, REDIS
+
+# Alibaba Cloud's own services inside a VPC (metadata, OSS internal endpoints, PrivateZone DNS).
+ALIBABA_SERVICES = "100.64.0.0/10"
 from stacks.loader import ConfigError
 from stacks.settings_alicloud import LANDLOCK_IMAGE_TYPES, AlicloudSettings
 
@@ -142,6 +147,24 @@ def deploy(config: StackConfig) -> dict[str, object]:
         store_endpoint = external_object_store(config.object_storage)
         bucket = config.object_storage.bucket
     endpoints = DataEndpoints(pg_endpoint, redis_endpoint, store_endpoint)
+    vpc = network.vpc_cidr
+    isolation = Isolation(
+        # Terway: pods take addresses from the VPC's pod vSwitches; Flannel: its own pod range.
+        cluster_ranges=(vpc, ali.service_cidr, *([ali.flannel_pod_cidr] if ali.flannel_pod_cidr else []),
+                        ALIBABA_SERVICES),
+        metadata=(ALIBABA_METADATA,),
+        # Managed CoreDNS answers from outside the cluster's pods, at addresses in the VPC.
+        dns_addresses=(vpc,),
+        external={
+            POSTGRES: (Destination(pg_endpoint.port, (vpc,)) if postgres is not None
+                       else user_destination(config.postgres.host, config.postgres.port, vpc)),
+            REDIS: (Destination(6379, (vpc,)) if config.redis.mode == "managed"
+                    else user_destination(config.redis.host, config.redis.port, vpc)),
+            OBJECT_STORE: (Destination(443, (ALIBABA_SERVICES,), excepted=(ALIBABA_METADATA,))
+                           if config.object_storage.mode == "managed"
+                           else user_object_store(config.object_storage.endpoint, vpc)),
+        },
+    )
 
     def data(runtime: KubernetesRuntime) -> DataServices:
         workloads = []
@@ -152,7 +175,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
         return DataServices(endpoints, workloads, internal)  # type: ignore[arg-type]
 
     entry = ClbEntry(f"{name}-entry", ali, sizing, zones, opts=on_cloud)
-    outputs = deploy_on_cluster(config, cluster.provider, entry=entry.entry, data=data, name=name)
+    outputs = deploy_on_cluster(config, cluster.provider, entry=entry.entry, data=data, name=name,
+                                isolation=isolation)
 
     address = entry.address
     scheme = "https" if ali.certificate_id else "http"

@@ -34,7 +34,9 @@ from components.postgres import external_postgres
 from components.redis import external_redis
 from stacks.config import RegistrySettings, StackConfig
 from stacks.data import DataServices, self_hosted_problems
-from stacks.kubernetes import deploy_on_cluster
+from stacks.kubernetes import deploy_on_cluster, user_destination, user_object_store
+from components.kubernetes.network import Destination, Isolation
+from components.workload import OBJECT_STORE, POSTGRES, REDIS
 from stacks.loader import ConfigError
 from stacks.settings_aws import AwsSettings
 
@@ -176,6 +178,24 @@ def deploy(config: StackConfig) -> dict[str, object]:
     else:
         store_endpoint = external_object_store(config.object_storage)
     endpoints = DataEndpoints(pg_endpoint, redis_endpoint, store_endpoint)
+    s3_ranges = None
+    if storage is not None:
+        # S3's addresses in the region, as AWS publishes them (the prefix list of its gateway endpoint).
+        s3_list = aws.ec2.get_managed_prefix_list_output(name=f"com.amazonaws.{settings.region}.s3",
+                                                         opts=pulumi.InvokeOutputOptions(provider=provider))
+        s3_ranges = s3_list.entries.apply(lambda entries: sorted(e.cidr for e in entries))
+    isolation = Isolation(
+        # VPC CNI: pods take VPC addresses, so the VPC holds pods, nodes and the API server's interfaces.
+        cluster_ranges=(vpc.cidr, cluster.service_cidr), dns_addresses=(),
+        external={
+            POSTGRES: (Destination(5432, (vpc.cidr,)) if postgres is not None
+                       else user_destination(config.postgres.host, config.postgres.port, vpc.cidr)),
+            REDIS: (Destination(6379, (vpc.cidr,)) if config.redis.mode == "managed"
+                    else user_destination(config.redis.host, config.redis.port, vpc.cidr)),
+            OBJECT_STORE: (Destination(443, s3_ranges) if s3_ranges is not None
+                           else user_object_store(config.object_storage.endpoint, vpc.cidr)),
+        },
+    )
 
     namespace = config.kubernetes.namespace
     workload_role = (cluster.workload_role(f"{name}-dify", namespace, SERVICE_ACCOUNT, storage.workload_policy,
@@ -205,7 +225,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
     entry = alb_entry(certificate_arn, config.domain, settings.load_balancer_internal,
                       settings.load_balancer_source_ranges, HEALTH_PATH)
     outputs = deploy_on_cluster(config, app_provider, entry=entry, data=data, name=name,
-                                service_account=SERVICE_ACCOUNT)
+                                service_account=SERVICE_ACCOUNT, isolation=isolation)
 
     hostname = outputs["entryAddress"]
     result: dict[str, object] = {

@@ -513,6 +513,37 @@ def kubeconfig_contexts(text: str) -> list[str]:
     return [c["name"] for c in document.get("contexts") or [] if isinstance(c, dict) and isinstance(c.get("name"), str)]
 
 
+def _ipv4_cidrs(value: list[str]) -> list[str]:
+    for text in value:
+        if not isinstance(rules.cidr(text, "10.0.0.0/8", strict=True), ipaddress.IPv4Network):
+            raise ValueError(f"{text}: give IPv4 ranges (NetworkPolicy ipBlocks here are IPv4)")
+    return value
+
+
+class DataCidrs(Strict):
+    """Address ranges of external data services (NetworkPolicies allow them explicitly, on their port)."""
+
+    postgres: list[str] = Field(default_factory=list)
+    redis: list[str] = Field(default_factory=list)
+    object_storage: list[str] = Field(default_factory=list)
+
+    _cidrs = field_validator("postgres", "redis", "object_storage")(lambda cls, v: _ipv4_cidrs(v))
+
+
+class IsolationSettings(Strict):
+    """What the NetworkPolicies need to know about an existing cluster's network (target kubernetes;
+    the cloud targets know their own). `clusterCidrs`: the pod, service and node ranges, never counted
+    as internet (the defaults cover every private and shared range); `dnsAddresses`: DNS servers pods
+    use besides the CoreDNS pods in kube-system (NodeLocal DNSCache's 169.254.20.10 by default)."""
+
+    cluster_cidrs: list[str] = Field(default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                                              "100.64.0.0/10"])
+    dns_addresses: list[str] = Field(default_factory=lambda: ["169.254.20.10/32"])
+    data_cidrs: DataCidrs = Field(default_factory=DataCidrs)
+
+    _cidrs = field_validator("cluster_cidrs", "dns_addresses")(lambda cls, v: _ipv4_cidrs(v))
+
+
 class KubernetesSettings(Strict):
     """An existing cluster. Without `kubeconfig` the ambient one (KUBECONFIG, ~/.kube/config) is used;
     `context` picks a context in it."""
@@ -524,6 +555,7 @@ class KubernetesSettings(Strict):
     storage_class: Optional[str] = None
     keep_data_on_destroy: bool = True
     network_policies: bool = True
+    isolation: IsolationSettings = Field(default_factory=IsolationSettings)
     allow_self_hosted_data_in_production: bool = False
     entry: Literal["loadBalancer", "ingress"] = "loadBalancer"
     load_balancer: LoadBalancerSettings = Field(default_factory=LoadBalancerSettings)
@@ -630,6 +662,7 @@ class StackConfig(Strict):
                         f"{section}.mode managed needs a cloud target (aws or alicloud); "
                         f"on {self.target} use self-hosted or external"
                     ))
+        problems += self._isolation()
         if self.target == "docker" and self.size != "dev":
             problems.append(KeyedError(
                 "size",
@@ -662,6 +695,24 @@ class StackConfig(Strict):
             ))
         return problems
 
+    def _isolation(self) -> list[KeyedError]:
+        k = self.kubernetes
+        if self.target in ("aws", "alicloud") and "isolation" in k.model_fields_set:
+            return [KeyedError("kubernetes.isolation", f"target {self.target} knows its VPC, pod and service "
+                                                       "ranges and its DNS; remove kubernetes.isolation")]
+        if self.target != "kubernetes" or not k.network_policies:
+            return []
+        problems = []
+        for section, settings, cidrs in (("postgres", self.postgres, k.isolation.data_cidrs.postgres),
+                                         ("redis", self.redis, k.isolation.data_cidrs.redis)):
+            if settings.mode == "external" and not cidrs and not _is_ip(settings.host):
+                problems.append(KeyedError(
+                    f"kubernetes.isolation.dataCidrs.{section}",
+                    f"{section}.host {settings.host} is a name: NetworkPolicies allow only the addresses of "
+                    f"external services; give its address range, e.g. `pulumi config set --path "
+                    f"'kubernetes.isolation.dataCidrs.{section}[0]' 10.0.12.0/24`"))
+        return problems
+
     def _sections_of_other_targets(self) -> list[KeyedError]:
         given = {
             "docker": bool(self.docker.model_fields_set),
@@ -678,3 +729,11 @@ class StackConfig(Strict):
                                 "`target` to the one you mean")
             for section, present in given.items() if present and section not in applies
         ]
+
+
+def _is_ip(host: Optional[str]) -> bool:
+    try:
+        ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    return True

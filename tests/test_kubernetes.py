@@ -35,7 +35,8 @@ PRODUCTION = {
     "size": "production",
     "domain": "dify.example.com",
     **EXTERNAL_DATA,
-    "kubernetes": {"namespace": "dify-prod", "loadBalancer": {"cloud": "aws", "certificate": ACM_ARN}},
+    "kubernetes": {"namespace": "dify-prod", "loadBalancer": {"cloud": "aws", "certificate": ACM_ARN},
+                   "isolation": {"dataCidrs": {"postgres": ["10.20.0.0/24"], "redis": ["10.20.1.0/24"]}}},
 }
 VARIANTS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
     "dev": ({}, ()),
@@ -494,88 +495,7 @@ def test_security_profiles_follow_images_through_a_mirror():
     assert "NET_BIND_SERVICE" in nginx["securityContext"]["capabilities"]["add"]
 
 
-# -- network policies ----------------------------------------------------------------------------
-
-def _selects(policy: dict, labels: dict[str, str]) -> bool:
-    return matches(policy["spec"]["podSelector"].get("matchLabels", {}), labels)
-
-
-def _peer_matches(peer: dict, labels: dict[str, str]) -> bool:
-    if "ipBlock" in peer or "namespaceSelector" in peer:
-        return False  # other namespaces / addresses: not a pod of this namespace
-    return matches(peer.get("podSelector", {}).get("matchLabels", {}), labels)
-
-
-def may_reach(policies: list[dict], source: dict[str, str], target: dict[str, str], port: int) -> bool:
-    """Whether `source` may open a connection to `target` on `port` in the same namespace."""
-    def allowed(direction: str, subject: dict[str, str], other: dict[str, str]) -> bool:
-        key, peers = ("egress", "to") if direction == "Egress" else ("ingress", "from")
-        for policy in policies:
-            if direction not in policy["spec"]["policyTypes"] or not _selects(policy, subject):
-                continue
-            for rule in policy["spec"].get(key, []):
-                ports = rule.get("ports")
-                if ports and not any(p.get("port") == port for p in ports):
-                    continue
-                if peers not in rule or any(_peer_matches(peer, other) for peer in rule[peers]):
-                    return True
-        return False
-    return allowed("Egress", source, target) and allowed("Ingress", target, source)
-
-
-def may_reach_internet(policies: list[dict], source: dict[str, str]) -> bool:
-    for policy in policies:
-        if "Egress" in policy["spec"]["policyTypes"] and _selects(policy, source):
-            if any("to" not in rule and "ports" not in rule for rule in policy["spec"].get("egress", [])):
-                return True
-    return False
-
-
-def test_network_policies_confine_the_sandbox_and_the_data_services():
-    run = variant("dev")
-    policies = of_kind(run, "NetworkPolicy")
-    default_deny = [p for p in policies if p["spec"]["podSelector"] == {}
-                    and set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"} and not p["spec"].get("ingress")]
-    assert default_deny, "no default-deny policy"
-    labels = {name: m["spec"]["template"]["metadata"]["labels"] for name, m in by_service(run).items()}
-
-    assert not may_reach_internet(policies, labels["sandbox"])
-    assert may_reach(policies, labels["sandbox"], labels["ssrf-proxy"], 3128)
-    assert may_reach_internet(policies, labels["ssrf-proxy"])
-    assert may_reach(policies, labels["api"], labels["sandbox"], 8194)
-    assert not may_reach(policies, labels["sandbox"], labels["api"], 5001)
-    assert not may_reach(policies, labels["sandbox"], labels["postgres"], 5432)
-
-    # The agent's local sandbox: driven by the agent backend, out only through its own proxy.
-    local = labels["local-sandbox"]
-    assert not may_reach_internet(policies, local)
-    assert may_reach(policies, local, labels["agent-ssrf-proxy"], 3128)
-    assert may_reach(policies, labels["agent-backend"], local, 5004)
-    assert may_reach_internet(policies, labels["agent-ssrf-proxy"])
-    for other in ("api", "plugin-daemon", "ssrf-proxy", "sandbox", "web", "nginx", "api-websocket"):
-        port = {"api": 5001, "plugin-daemon": 5002, "ssrf-proxy": 3128, "sandbox": 8194, "web": 3000,
-                "nginx": 80, "api-websocket": 5001}[other]
-        assert not may_reach(policies, local, labels[other], port), other
-        assert not may_reach(policies, labels[other], local, 5004), other
-    assert not may_reach(policies, labels["sandbox"], labels["agent-ssrf-proxy"], 3128)
-    assert may_reach(policies, labels["nginx"], labels["api-websocket"], 5001)
-
-    data_users = {"api", "worker", "beat", "plugin-daemon", "migrate", "plugin-migrate", "api-websocket",
-                  "agent-backend"}
-    for data in ("postgres", "redis", "object-store"):
-        assert not may_reach_internet(policies, labels[data]), data
-        for name, source in labels.items():
-            if name in ("postgres", "redis", "object-store"):
-                continue
-            port = {"postgres": 5432, "redis": 6379, "object-store": 8333}[data]
-            assert may_reach(policies, source, labels[data], port) == (name in data_users), (name, data)
-
-    entry = [p for p in policies if _selects(p, labels["nginx"]) and p["spec"].get("ingress")
-             and any("from" not in rule for rule in p["spec"]["ingress"])]
-    assert entry, "nothing lets the load balancer reach nginx"
-    assert may_reach(policies, labels["nginx"], labels["api"], 5001)
-    assert may_reach(policies, labels["nginx"], labels["plugin-daemon"], 5002)
-
+# -- network policies (the full matrix: tests/test_isolation.py) ------------------------------------
 
 def test_network_policies_can_be_turned_off():
     run = run_program("k8s", overrides={"kubernetes": {"networkPolicies": False}})

@@ -105,6 +105,8 @@ class EksCluster(pulumi.ComponentResource):
         )
         self.name: pulumi.Output[str] = self.cluster.name
         self.security_group_id: pulumi.Output[str] = self.cluster.vpc_config.cluster_security_group_id
+        self.service_cidr: pulumi.Output[str] = self.cluster.kubernetes_network_config.apply(
+            lambda c: c.service_ipv4_cidr)
         self.issuer_url: pulumi.Output[str] = self.cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
 
         # IRSA: the cluster's OIDC issuer as an IAM identity provider (IAM fetches the issuer's keys itself;

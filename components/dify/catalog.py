@@ -13,8 +13,8 @@ import pulumi
 
 from components import images
 from components.dify import nginx, ssrf_proxy
-from components.dify.ports import API_PORT, PLUGIN_DAEMON_PORT, PROXY_PORT, SANDBOX_PORT, WEB_PORT
-from components.dify.agent import WEBSOCKET, agent_client_env, agent_services, collaboration_env, web_env, websocket_service
+from components.dify.ports import AGENT_BACKEND_PORT, API_PORT, PLUGIN_DAEMON_PORT, PROXY_PORT, SANDBOX_PORT, WEB_PORT
+from components.dify.agent import AGENT_BACKEND, WEBSOCKET, agent_client_env, agent_services, collaboration_env, web_env, websocket_service
 from components.dify.environment import (
     POSTGRES_CA_PATH,
     VERIFYING_SSL_MODES,
@@ -31,7 +31,8 @@ from components.dify.environment import (
     url_env,
 )
 from components.workload import (
-    APP_NET, DATA_NET, SANDBOX_NET, ConfigFile, HealthCheck, Port, PublishedPort, ServiceSpec, StateMount,
+    ALL_DATA, APP_NET, DATA_NET, POSTGRES, SANDBOX_NET, Call, ConfigFile, HealthCheck, Port, PublishedPort,
+    ServiceSpec, StateMount,
 )
 from components.endpoints import DataEndpoints, PostgresEndpoint
 from components.secrets import DifySecrets
@@ -157,6 +158,11 @@ def build_catalog(
     )
     daemon_plain.pop("DB_EXTRAS")
 
+    # api and worker call the code sandbox, the plugin daemon, the SSRF proxy and the agent backend;
+    # they reach model providers and tools on the internet themselves.
+    api_calls = (Call("sandbox", SANDBOX_PORT), Call("plugin-daemon", PLUGIN_DAEMON_PORT),
+                 Call("ssrf-proxy", PROXY_PORT)) + ((Call(AGENT_BACKEND, AGENT_BACKEND_PORT),) if agent else ())
+
     services = [
         ServiceSpec(
             name="api", upstream_name="api", image=image["api"],
@@ -165,16 +171,19 @@ def build_catalog(
             health=HealthCheck(port=API_PORT, path="/health", command=_curl(API_PORT, "/health"),
                                start_period_s=120, retries=5),
             networks=frozenset({APP_NET, SANDBOX_NET, DATA_NET}), uses_data=True,
+            calls=api_calls, data=ALL_DATA, internet=True,
         ),
         ServiceSpec(
             name="worker", upstream_name="worker", image=image["api"],
             env=worker_env[0], secret_env=worker_env[1], files=ca_files,
             networks=frozenset({APP_NET, SANDBOX_NET, DATA_NET}), uses_data=True, depends_on=("api",),
+            calls=api_calls, data=ALL_DATA, internet=True,
         ),
         ServiceSpec(
             name="beat", upstream_name="worker_beat", image=image["api"],
             env=beat_env[0], secret_env=beat_env[1], files=ca_files,
             networks=frozenset({APP_NET, DATA_NET}), uses_data=True, depends_on=("api",), singleton=True,
+            data=ALL_DATA,
         ),
         ServiceSpec(
             name="web", upstream_name="web", image=image["web"],
@@ -185,6 +194,7 @@ def build_catalog(
                          f"require('http').get('http://127.0.0.1:{WEB_PORT}/apps',"
                          "r=>process.exit(r.statusCode<500?0:1)).on('error',()=>process.exit(1))"),
             ),
+            calls=(Call("api", API_PORT),),
         ),
         ServiceSpec(
             name="sandbox", upstream_name="sandbox", image=image["sandbox"],
@@ -202,6 +212,7 @@ def build_catalog(
             health=HealthCheck(port=SANDBOX_PORT, path="/health", command=_curl(SANDBOX_PORT, "/health")),
             state=(StateMount("sandbox-dependencies", "/dependencies"),),
             networks=frozenset({SANDBOX_NET}), depends_on=("ssrf-proxy",),
+            calls=(Call("ssrf-proxy", PROXY_PORT),),
         ),
         ServiceSpec(
             name="plugin-daemon", upstream_name="plugin_daemon", image=image["plugin_daemon"],
@@ -216,6 +227,8 @@ def build_catalog(
             ),
             state=(StateMount("plugin-daemon-storage", PLUGIN_STORAGE_ROOT),),
             networks=frozenset({APP_NET, DATA_NET}), uses_data=True,
+            # The inner API on the api; plugins and their pip installs go to the internet.
+            calls=(Call("api", API_PORT),), data=ALL_DATA, internet=True,
         ),
         ServiceSpec(
             name="ssrf-proxy", upstream_name="ssrf_proxy",
@@ -225,6 +238,8 @@ def build_catalog(
                                           proxy_port=PROXY_PORT),),
             health=HealthCheck(port=PROXY_PORT, command=("CMD", "squid", "-k", "check")),
             networks=frozenset({APP_NET, SANDBOX_NET}),
+            # Its reverse port forwards to the sandbox.
+            calls=(Call("sandbox", SANDBOX_PORT),), internet=True,
         ),
     ]
     if collaboration:
@@ -243,6 +258,8 @@ def build_catalog(
                            command=("CMD", "wget", "-q", "-O", "/dev/null",
                                     f"http://127.0.0.1:80{nginx.HEALTH_PATH}")),
         depends_on=("api", "web", "plugin-daemon") + ((WEBSOCKET,) if collaboration else ()),
+        calls=(Call("api", API_PORT), Call("web", WEB_PORT), Call("plugin-daemon", PLUGIN_DAEMON_PORT))
+        + ((Call(WEBSOCKET, API_PORT),) if collaboration else ()),
     ))
     catalog = {service.name: service for service in services}
     return _with_extra_env(catalog, settings.extra_env)
