@@ -61,6 +61,11 @@ def check(config: StackConfig) -> None:
             except ValueError as exc:
                 problems.append(f"alicloud.dnsZone: {exc}")
     k = config.kubernetes
+    if ali.network_plugin == "flannel" and k.network_policies:
+        problems.append("alicloud.networkPlugin: ACK enforces NetworkPolicies only with Terway; with flannel "
+                        "Dify's pods would not be isolated from each other, the VPC or the metadata service. "
+                        "Use terway (the default), or accept no isolation with `pulumi config set --path "
+                        "kubernetes.networkPolicies false`")
     if k.entry != "loadBalancer":
         problems.append("kubernetes.entry: target alicloud enters through the CLB it creates; remove the key")
     if k.load_balancer.certificate is not None or k.tls is not None:
@@ -120,7 +125,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
         config = config.model_copy(update={"registry": RegistrySettings.model_validate({"mirror": registry.endpoint})})
 
     cluster = AckCluster(f"{name}-cluster", ali, sizing, network, config.kubernetes.namespace,
-                         provider_depends_on=registry.ready, opts=on_cloud)
+                         provider_depends_on=registry.ready, network_policies=config.kubernetes.network_policies,
+                         opts=on_cloud)
 
     postgres: Optional[ManagedPostgres] = None
     internal: dict[str, object] = {}

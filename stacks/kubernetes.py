@@ -222,4 +222,8 @@ def provider_from_config(config: StackConfig, name: str) -> k8s.Provider:
 
 def deploy(config: StackConfig) -> dict[str, object]:
     name = naming.prefix()
+    if not config.kubernetes.network_policies:
+        pulumi.log.warn("kubernetes.networkPolicies false: no NetworkPolicy is declared, so every pod (the code "
+                        "sandboxes and the plugin daemon among them) reaches every other pod, the nodes, the "
+                        "cluster's API and the cloud's metadata service")
     return deploy_on_cluster(config, provider_from_config(config, name), name=name)

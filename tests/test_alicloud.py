@@ -28,6 +28,8 @@ DEV = {
         "autoscaling": {"minSize": 2, "maxSize": 5},
         "acr": {"instanceId": "cri-abc123", "endpoint": "myacr-registry-vpc.cn-hangzhou.cr.aliyuncs.com"},
     },
+    # Flannel enforces no NetworkPolicy: the stack has to say it accepts that.
+    "kubernetes": {"networkPolicies": False},
 }
 
 T = {
@@ -193,6 +195,9 @@ def test_terway_is_listed_explicitly(prod):
     ack = one(prod, "ack").plain
     names = {a["name"] for a in ack["addons"] if not a.get("disabled")}
     assert "terway-eniip" in names and "flannel" not in names
+    terway = next(a for a in ack["addons"] if a["name"] == "terway-eniip")
+    assert json.loads(terway["config"]) == {"NetworkPolicy": "true"}
+    assert of_kind(prod, "NetworkPolicy")
     assert len(ack["podVswitchIds"]) == 2 and "podCidr" not in ack
     assert ack["serviceCidr"] == "172.16.0.0/16"
     assert ack["enableRrsa"] is True
@@ -387,6 +392,7 @@ def test_production_workloads_spread_over_zones(prod):
     [
         ({"zones": ["cn-hangzhou-j"]}, {}, "alicloud.zones", "exactly two"),
         ({"networkPlugin": "cilium"}, {}, "alicloud.networkPlugin", "terway"),
+        ({"networkPlugin": "flannel"}, {}, "alicloud.networkPlugin", "kubernetes.networkPolicies false"),
         ({"podCidr": "172.20.0.0/16"}, {}, "alicloud.podCidr", "flannel"),
         ({"serviceCidr": "192.168.0.0/20"}, {}, "alicloud.serviceCidr", "overlaps"),
         ({"vpcId": "vpc-bp1abc"}, {}, "alicloud.vswitchIds", "two vSwitch IDs"),
