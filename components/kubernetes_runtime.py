@@ -52,7 +52,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
         network_policies: bool = True,
         create_namespace: bool = True,
         keep_namespace: bool = True,
-        service_account: Optional[str] = None,
+        service_accounts: Optional[dict[str, str]] = None,
         isolation: Optional[network.Isolation] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
@@ -67,9 +67,9 @@ class KubernetesRuntime(pulumi.ComponentResource):
         self.isolation = isolation or network.Isolation()
         # Data services running as workloads here, by port (the others are reached at isolation.external).
         self.data_ports: dict[str, int] = {}
-        # Pods that use data run under this account (cloud targets bind it to a cloud identity,
-        # e.g. IRSA / EKS Pod Identity / RRSA, for object storage without keys).
-        self.service_account = service_account
+        # Workload -> the service account its pods run as (cloud targets bind accounts to cloud identities,
+        # e.g. IRSA, for object storage without keys); the others run as the namespace's default.
+        self.service_accounts = dict(service_accounts or {})
         self.workloads: dict[str, pulumi.Resource] = {}
         self.services: dict[str, k8s.core.v1.Service] = {}
         self.entry_address: pulumi.Output[Optional[str]] = pulumi.Output.from_input(None)
@@ -170,8 +170,8 @@ class KubernetesRuntime(pulumi.ComponentResource):
             "metadata": {"labels": {**self.labels, **selector, **component, **network.labels(spec)}},
             "spec": pods.pod_spec(spec, profile, main, pod_volumes, constraints),
         }
-        if self.service_account and spec.uses_data:
-            template["spec"]["serviceAccountName"] = self.service_account
+        if spec.name in self.service_accounts:
+            template["spec"]["serviceAccountName"] = self.service_accounts[spec.name]
         # Named objects cannot be created before their predecessor is gone.
         workload_opts = pulumi.ResourceOptions(parent=owner, provider=self.provider, depends_on=list(depends_on),
                                                delete_before_replace=not spec.run_once)

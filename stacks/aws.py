@@ -40,7 +40,12 @@ from components.workload import OBJECT_STORE, POSTGRES, REDIS
 from stacks.loader import ConfigError
 from stacks.settings_aws import AwsSettings
 
-SERVICE_ACCOUNT = "dify"
+# Service account -> the workloads that run as it. Each account has its own IRSA role: the api's reads
+# and writes the bucket, the plugin daemon's likewise but apart from the api's, and beat and the
+# migration get only HeadBucket, which Dify's S3 storage calls when any of its processes starts.
+# The other workloads (web, nginx, the sandboxes, the proxies, the other Jobs) run without one.
+ACCOUNTS = {"dify-api": ("api", "worker", "api-websocket"), "dify-plugin-daemon": ("plugin-daemon",),
+            "dify-startup": ("beat", "migrate")}
 
 
 def node_group_size(settings: AwsSettings, preset: AwsPreset) -> NodeGroupSize:
@@ -198,18 +203,29 @@ def deploy(config: StackConfig) -> dict[str, object]:
     )
 
     namespace = config.kubernetes.namespace
-    workload_role = (cluster.workload_role(f"{name}-dify", namespace, SERVICE_ACCOUNT, storage.workload_policy,
-                                           description="Dify api, worker and plugin daemon: the Dify bucket")
-                     if storage is not None else None)
+    roles: dict[str, aws.iam.Role] = {}
+    if storage is not None:
+        roles = {
+            "dify-api": cluster.workload_role(f"{name}-dify-api", namespace, "dify-api", storage.workload_policy,
+                                              description="Dify api, worker, websocket: the Dify bucket"),
+            "dify-plugin-daemon": cluster.workload_role(
+                f"{name}-dify-plugin-daemon", namespace, "dify-plugin-daemon", storage.workload_policy,
+                description="Dify plugin daemon: the Dify bucket"),
+            "dify-startup": cluster.workload_role(f"{name}-dify-startup", namespace, "dify-startup",
+                                                  storage.probe_policy,
+                                                  description="Dify beat and migration: HeadBucket at start"),
+        }
 
     def data(runtime: KubernetesRuntime) -> DataServices:
-        account = k8s.core.v1.ServiceAccount(
-            f"{name}-service-account",
-            metadata={"name": SERVICE_ACCOUNT, "namespace": runtime.namespace, "labels": runtime.labels,
-                      "annotations": {"eks.amazonaws.com/role-arn": workload_role.arn} if workload_role else {}},
-            automount_service_account_token=False,
-            opts=pulumi.ResourceOptions(parent=runtime, provider=app_provider))
-        workloads: list[pulumi.Resource] = [account]
+        workloads: list[pulumi.Resource] = [
+            k8s.core.v1.ServiceAccount(
+                f"{name}-{account}",
+                metadata={"name": account, "namespace": runtime.namespace, "labels": runtime.labels,
+                          "annotations": {"eks.amazonaws.com/role-arn": roles[account].arn} if account in roles
+                          else {}},
+                automount_service_account_token=False,
+                opts=pulumi.ResourceOptions(parent=runtime, provider=app_provider))
+            for account in ACCOUNTS]
         if postgres is not None:
             # Dify's migration (and every service that uses data) waits for this Job.
             workloads.append(runtime.run(postgres.init_spec(config.registry.mirror), parent=postgres))
@@ -225,7 +241,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
     entry = alb_entry(certificate_arn, config.domain, settings.load_balancer_internal,
                       settings.load_balancer_source_ranges, HEALTH_PATH)
     outputs = deploy_on_cluster(config, app_provider, entry=entry, data=data, name=name,
-                                service_account=SERVICE_ACCOUNT, isolation=isolation)
+                                service_accounts={w: a for a, ws in ACCOUNTS.items() for w in ws},
+                                isolation=isolation)
 
     hostname = outputs["entryAddress"]
     result: dict[str, object] = {
@@ -241,7 +258,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
         "postgresEndpoint": internal.get("postgres") or f"{pg_endpoint.host}:{pg_endpoint.port}",
         "redisEndpoint": internal.get("redis") or f"{redis_endpoint.host}:{redis_endpoint.port}",
         "bucket": storage.name if storage else config.object_storage.bucket,
-        "workloadRoleArn": workload_role.arn if workload_role else None,
+        "workloadRoleArn": roles["dify-api"].arn if roles else None,
+        "pluginDaemonRoleArn": roles["dify-plugin-daemon"].arn if roles else None,
         "registry": {"host": registry.host, "repositories": registry.urls, "dockerHubMirror": registry.mirror},
     }
     if zone is not None and config.domain:

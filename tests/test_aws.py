@@ -282,24 +282,31 @@ def test_no_wildcard_actions_and_star_resources_only_where_aws_requires(prod):
 def test_dify_reaches_only_its_bucket_through_irsa(prod):
     documents = policies(prod)
     bucket_arn = f"arn:aws:s3:::{prod.outputs['bucket']}"
-    dify = documents["dify-prod-dify-policy"]
-    resources = {r for s in dify["Statement"] for r in as_list(s["Resource"])}
-    assert resources == {bucket_arn, f"{bucket_arn}/*"}
-    trust = documents["dify-prod-dify:trust"]["Statement"][0]
     issuer = mock.ISSUER.removeprefix("https://")
-    assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
-    assert trust["Condition"]["StringEquals"] == {f"{issuer}:sub": "system:serviceaccount:dify:dify",
-                                                  f"{issuer}:aud": "sts.amazonaws.com"}
-    (account,) = of_kind(prod, "ServiceAccount")
-    assert account["metadata"]["name"] == "dify" and account["metadata"]["namespace"] == "dify"
-    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == prod.outputs["workloadRoleArn"]
+    for account in ("dify-api", "dify-plugin-daemon", "dify-startup"):
+        trust = documents[f"dify-prod-{account}:trust"]["Statement"][0]
+        assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
+        assert trust["Condition"]["StringEquals"] == {f"{issuer}:sub": f"system:serviceaccount:dify:{account}",
+                                                      f"{issuer}:aud": "sts.amazonaws.com"}
+    for account in ("dify-api", "dify-plugin-daemon"):
+        resources = {r for s in documents[f"dify-prod-{account}-policy"]["Statement"] for r in as_list(s["Resource"])}
+        assert resources == {bucket_arn, f"{bucket_arn}/*"}, account
+    assert documents["dify-prod-dify-startup-policy"]["Statement"] == [
+        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket_arn}]
+    accounts = {a["metadata"]["name"]: a for a in of_kind(prod, "ServiceAccount")}
+    assert set(accounts) == {"dify-api", "dify-plugin-daemon", "dify-startup"}
+    assert accounts["dify-api"]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == prod.outputs["workloadRoleArn"]
+    assert (accounts["dify-plugin-daemon"]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+            == prod.outputs["pluginDaemonRoleArn"] != prod.outputs["workloadRoleArn"])
     services = by_service(prod)
-    for name in ("api", "worker", "plugin-daemon", "migrate"):
-        assert pod(services[name])["serviceAccountName"] == "dify", name
+    expected = {"api": "dify-api", "worker": "dify-api", "api-websocket": "dify-api",
+                "plugin-daemon": "dify-plugin-daemon", "beat": "dify-startup", "migrate": "dify-startup"}
+    for name, account in expected.items():
+        assert pod(services[name])["serviceAccountName"] == account, name
         env = env_of(services[name])
         assert env["S3_USE_AWS_MANAGED_IAM"]["value"] == "true", name
         assert not {"S3_ACCESS_KEY", "S3_SECRET_KEY", "AWS_ACCESS_KEY", "AWS_SECRET_KEY"} & set(env), name
-    for name in ("web", "sandbox", "nginx", "ssrf-proxy"):
+    for name in ("web", "sandbox", "nginx", "ssrf-proxy", "plugin-migrate", "db-init", "agent-backend"):
         assert pod(services[name]).get("serviceAccountName") in (None, "default"), name
     assert env_of(services["api"])["STORAGE_TYPE"]["value"] == "s3"
 
