@@ -551,6 +551,9 @@ class KubernetesSettings(Strict):
     kubeconfig: Optional[SecretStr] = None
     context: Optional[NonEmpty] = None
     namespace: Text = "dify"
+    # Where the workloads that need Pod Security baseline run (the code sandboxes); `<namespace>-sandbox`.
+    sandbox_namespace: Optional[Text] = None
+    cluster_domain: str = "cluster.local"
     create_namespace: bool = True
     storage_class: Optional[str] = None
     keep_data_on_destroy: bool = True
@@ -562,10 +565,17 @@ class KubernetesSettings(Strict):
     ingress: IngressSettings = Field(default_factory=IngressSettings)
     tls: Optional[KubernetesTlsSettings] = None
 
-    @field_validator("namespace")
+    @field_validator("cluster_domain")
     @classmethod
-    def _namespace(cls, value: str) -> str:
-        if not _DNS_LABEL.match(value):
+    def _cluster_domain(cls, value: str) -> str:
+        if not _HOSTNAME.match(value):
+            raise ValueError("give the cluster's DNS domain, e.g. cluster.local")
+        return value
+
+    @field_validator("namespace", "sandbox_namespace")
+    @classmethod
+    def _namespace(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not _DNS_LABEL.match(value):
             raise ValueError("give a namespace of 1-63 lower-case letters, digits and hyphens")
         return value
 

@@ -141,6 +141,8 @@ def deploy_on_cluster(
         keep_namespace=k.keep_data_on_destroy,
         service_accounts=service_accounts,
         isolation=isolation or isolation_from_config(config),
+        sandbox_namespace=k.sandbox_namespace,
+        cluster_domain=k.cluster_domain,
     )
     if callable(data):
         data = data(runtime)
@@ -152,6 +154,7 @@ def deploy_on_cluster(
         build_catalog(config.dify, config.registry, urls, data.endpoints, secrets, edge(config, entry)),
         config.dify.release,
     )
+    runtime.place(catalog.values())
     DifyApp(f"{name}-app", catalog, runtime, data.workloads)
 
     address = runtime.entry_address
@@ -163,6 +166,7 @@ def deploy_on_cluster(
         "installUrl": url.apply(lambda u: f"{u}/install" if u else None),
         "entryAddress": address,
         "namespace": runtime.namespace,
+        "sandboxNamespace": runtime.sandbox_namespace,
         "size": config.size,
         "internalEndpoints": {**data.internal, **{s.name: s.address for s in catalog.values() if s.ports}},
         "difyVersion": config.dify.version,

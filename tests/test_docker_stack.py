@@ -136,9 +136,9 @@ def test_only_nginx_publishes_ports(dev):
     for c in dev.of_type(CONTAINER):
         if c.name != "dify-dev-nginx":
             assert not c.inputs.get("ports"), c.name
-    assert container(dev, "nginx").plain["ports"] == [{"internal": 80, "external": 80, "ip": "0.0.0.0"}]
+    assert container(dev, "nginx").plain["ports"] == [{"internal": 8080, "external": 80, "ip": "0.0.0.0"}]
     run = run_program("dev", overrides={"docker": {"httpPort": 8080, "bindAddress": "127.0.0.1"}})
-    assert container(run, "nginx").plain["ports"] == [{"internal": 80, "external": 8080, "ip": "127.0.0.1"}]
+    assert container(run, "nginx").plain["ports"] == [{"internal": 8080, "external": 8080, "ip": "127.0.0.1"}]
     assert run.outputs["difyUrl"] == "http://localhost:8080"
 
 
@@ -177,7 +177,7 @@ def test_tls_serves_https_with_the_given_certificate():
     assert is_secret(nginx.inputs["uploads"])
     files = {u["file"]: u["content"] for u in nginx.plain["uploads"]}
     assert files["/etc/nginx/tls/tls.crt"] == PEM_CERT and files["/etc/nginx/tls/tls.key"] == PEM_KEY
-    assert {p["internal"] for p in nginx.plain["ports"]} == {80, 443}
+    assert {p["internal"] for p in nginx.plain["ports"]} == {8080, 8443}
     assert run.outputs["difyUrl"] == "https://dify.example.com"
 
 
@@ -204,7 +204,7 @@ def test_outputs(dev):
     assert dev.outputs["internalEndpoints"] == {
         "postgres": "postgres:5432", "redis": "redis:6379", "object-store": "object-store:8333",
         "api": "api:5001", "web": "web:3000", "sandbox": "sandbox:8194", "plugin-daemon": "plugin-daemon:5002",
-        "ssrf-proxy": "ssrf-proxy:3128", "nginx": "nginx:80", "api-websocket": "api-websocket:5001",
+        "ssrf-proxy": "ssrf-proxy:3128", "nginx": "nginx:8080", "api-websocket": "api-websocket:5001",
         "agent-backend": "agent-backend:5050", "local-sandbox": "local-sandbox:5004",
         "agent-ssrf-proxy": "agent-ssrf-proxy:3128",
     }

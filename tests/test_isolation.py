@@ -12,6 +12,7 @@ from typing import Iterator
 
 import pytest
 
+from tests import pss
 from tests.reachability import Address, Cluster, Pod
 from tools.mocks import manifests, run_program
 from tools.mocks.aws import EXISTING_VPC_CIDR, S3_PREFIXES
@@ -195,7 +196,7 @@ def test_the_public_reaches_only_nginx_on_its_port():
     outside = Address("203.0.113.7")
     for name in pods:
         for port in ports[name]:
-            assert cluster.allows(outside, pods[name], port) == (name == "nginx" and port == 80), (name, port)
+            assert cluster.allows(outside, pods[name], port) == (name == "nginx" and port == 8080), (name, port)
 
 
 def test_the_s3_ranges_come_from_the_regions_prefix_list():
@@ -235,3 +236,46 @@ def test_the_evaluator_follows_networkpolicy_semantics():
     assert not Cluster([both]).allows(x, Pod("b", {"app": "z"}, "10.1.0.3"), 53, "UDP")
     ingress = _policy({"podSelector": {"matchLabels": {"app": "y"}}, "policyTypes": ["Ingress"]}, "b")
     assert not Cluster([ingress]).allows(x, y, 80)
+
+
+# -- Pod Security ------------------------------------------------------------------------------------
+
+POD_TEMPLATES = ("Deployment", "StatefulSet", "Job", "DaemonSet")
+
+
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_every_pod_template_meets_its_namespaces_pod_security_level(stack):
+    name, overrides, _ = STACKS[stack]
+    secret = tuple(k for k in overrides if k in ("postgres", "redis", "objectStorage"))
+    objects = manifests(run_program(name, overrides=overrides, secret_keys=secret))
+    levels = {m["metadata"]["name"]: m["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+              for m in objects if m["kind"] == "Namespace"}
+    assert levels == {"dify": "restricted", "dify-sandbox": "baseline"}
+    found, placed = [], {}
+    for m in objects:
+        if m["kind"] in POD_TEMPLATES:
+            namespace = m["metadata"]["namespace"]
+            service = m["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
+            placed[service] = namespace
+            found += [f"{namespace}/{service}: {v}" for v in pss.violations(m["spec"]["template"]["spec"],
+                                                                              levels[namespace])]
+            if levels[namespace] != "restricted":
+                assert pss.restricted(m["spec"]["template"]["spec"]), f"{service} could run in the restricted one"
+    assert not found, "\n".join(found)
+    assert {s for s, ns in placed.items() if ns == "dify-sandbox"} == {"sandbox", "local-sandbox"}
+
+
+def test_the_checker_refuses_what_admission_refuses():
+    ok = {"securityContext": {"runAsNonRoot": True, "runAsUser": 1001, "seccompProfile": {"type": "RuntimeDefault"}},
+          "containers": [{"name": "c", "securityContext": {"allowPrivilegeEscalation": False,
+                                                           "capabilities": {"drop": ["ALL"]}}}]}
+    assert pss.restricted(ok) == []
+    root = {**ok, "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}}}
+    assert pss.restricted(root) == ["c: runAsNonRoot not true"] and pss.baseline(root) == []
+    chroot = {**ok, "containers": [{"name": "c", "securityContext": {
+        "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"], "add": ["SYS_CHROOT"]}}}]}
+    assert pss.restricted(chroot) == ["c: adds ['SYS_CHROOT']"] and pss.baseline(chroot) == []
+    admin = {**ok, "containers": [{"name": "c", "securityContext": {"capabilities": {"add": ["SYS_ADMIN"]}}}]}
+    assert "c: capabilities ['SYS_ADMIN']" in pss.baseline(admin)
+    host = {**ok, "hostNetwork": True, "volumes": [{"name": "h", "hostPath": {"path": "/"}}]}
+    assert pss.baseline(host) == ["hostNetwork", "hostPath volume h"]

@@ -250,13 +250,13 @@ def build_catalog(
     services.append(ServiceSpec(
         name="nginx", upstream_name="nginx",
         image=images.image_ref(images.NGINX, registry.mirror),
-        ports=(Port("http", 80),) + ((Port("https", 443),) if edge.tls else ()),
+        ports=(Port("http", nginx.HTTP_PORT),) + ((Port("https", nginx.HTTPS_PORT),) if edge.tls else ()),
         files=_nginx_files(settings, edge, api_addr, collaboration),
-        public_ports=(PublishedPort("http", 80, edge.http_port),)
-        + ((PublishedPort("https", 443, edge.https_port),) if edge.tls else ()),
-        health=HealthCheck(port=80, path=nginx.HEALTH_PATH,
+        public_ports=(PublishedPort("http", nginx.HTTP_PORT, edge.http_port),)
+        + ((PublishedPort("https", nginx.HTTPS_PORT, edge.https_port),) if edge.tls else ()),
+        health=HealthCheck(port=nginx.HTTP_PORT, path=nginx.HEALTH_PATH,
                            command=("CMD", "wget", "-q", "-O", "/dev/null",
-                                    f"http://127.0.0.1:80{nginx.HEALTH_PATH}")),
+                                    f"http://127.0.0.1:{nginx.HTTP_PORT}{nginx.HEALTH_PATH}")),
         depends_on=("api", "web", "plugin-daemon") + ((WEBSOCKET,) if collaboration else ()),
         calls=(Call("api", API_PORT), Call("web", WEB_PORT), Call("plugin-daemon", PLUGIN_DAEMON_PORT))
         + ((Call(WEBSOCKET, API_PORT),) if collaboration else ()),

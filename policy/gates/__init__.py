@@ -20,6 +20,5 @@ POLICIES = [
     kubernetes_resource_limits,
     egress_excepts_metadata,
     no_shared_cloud_role,
-    # Advisory until Dify's namespace enforces restricted (the sandboxes need a baseline namespace first).
     dify_api_namespace_restricted,
 ]

@@ -100,7 +100,7 @@ dify_api_namespace_restricted = StackValidationPolicy(
     name="dify-api-namespace-restricted",
     description="The namespace holding Dify's api enforces Pod Security restricted.",
     validate=validate_api_namespace,
-    enforcement_level=EnforcementLevel.ADVISORY,
+    enforcement_level=EnforcementLevel.MANDATORY,
 )
 
 no_shared_cloud_role = StackValidationPolicy(
