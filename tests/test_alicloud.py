@@ -260,6 +260,23 @@ def test_dify_reaches_oss_with_a_key_scoped_to_the_bucket(prod):
                        (daemon, ("ALIYUN_OSS_ACCESS_KEY_ID", "ALIYUN_OSS_ACCESS_KEY_SECRET"))):
         for name in names:
             assert "secretKeyRef" in env[name]["valueFrom"], name
+    # Two RAM users, each with its own key and only the bucket's policy: the daemon's key is not the api's.
+    users = {u.name: u.plain["name"] for u in prod.of_type("alicloud:ram/user:User")}
+    assert set(users) == {"dify-alicloud-files-user", "dify-alicloud-files-plugin-user"}
+    keys = {k.name: k.plain["userName"] for k in prod.of_type(T["access_key"])}
+    assert sorted(keys.values()) == sorted(users.values())
+    attached = {a.plain["userName"]: a.plain["policyName"]
+                for a in prod.of_type("alicloud:ram/userPolicyAttachment:UserPolicyAttachment")}
+    assert set(attached) == set(users.values()) and set(attached.values()) == {one(prod, "ram_policy").plain["policyName"]}
+    from tools.mocks import manifests
+    by_secret = {}
+    for m in manifests(prod):
+        if m["kind"] == "Secret":
+            by_secret[m["metadata"]["name"]] = m.get("stringData", {})
+    api_key = by_secret[api["ALIYUN_OSS_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"]]["ALIYUN_OSS_ACCESS_KEY"]
+    daemon_key = by_secret[daemon["ALIYUN_OSS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"]["name"]][
+        "ALIYUN_OSS_ACCESS_KEY_ID"]
+    assert (api_key, daemon_key) == ("dify-alicloud-files-key-id", "dify-alicloud-files-plugin-key-id")
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------------
@@ -369,7 +386,8 @@ def test_stateful_resources_are_protected_in_production(prod, dev):
 # -- secrets and manifests -----------------------------------------------------------------------
 
 def test_secret_values_live_only_in_secrets(prod):
-    secrets = generated_passwords(prod) + [mock.ACCESS_KEY_SECRET, "dify-alicloud-files-key-id"]
+    secrets = generated_passwords(prod) + [mock.ACCESS_KEY_SECRET, "dify-alicloud-files-key-id",
+                                           "dify-alicloud-files-plugin-key-id"]
     assert_secrets_only_in_secrets(prod, secrets, must_reach=secrets)
 
 
