@@ -7,7 +7,9 @@ from typing import Optional
 
 import pulumi
 
-# Logical networks. `app`: Dify's own services and the way out to the internet.
+# Logical networks, as upstream's compose groups the services (what the renderers enforce is the
+# `calls` / `data` / `internet` contract below; `data` alone marks a data service).
+# `app`: Dify's own services and the way out to the internet.
 # `sandbox`: internal, the sandbox's only network; it leaves through the SSRF proxy.
 # `data`: internal, the databases and object store, joined only by services that use them.
 # `agent-sandbox`: internal, the agent backend and its local sandbox (the backend drives the sandbox).

@@ -366,6 +366,15 @@ class DockerSettings(Strict):
     bind_address: str = "0.0.0.0"
     tls: Optional[TlsSettings] = None
     keep_volumes_on_destroy: bool = True
+    network_pool: str = "10.213.0.0/16"
+
+    @field_validator("network_pool")
+    @classmethod
+    def _pool(cls, value: str) -> str:
+        network = rules.cidr(value, "10.213.0.0/16", strict=True)
+        if not isinstance(network, ipaddress.IPv4Network) or network.prefixlen > 22:
+            raise ValueError("give an IPv4 range of /22 or larger (each network takes a /28), e.g. 10.213.0.0/16")
+        return value
 
     @field_validator("host")
     @classmethod
