@@ -316,7 +316,8 @@ class KubernetesRuntime(pulumi.ComponentResource):
 
     def _isolate(self, spec: ServiceSpec, selector: dict[str, str], owner: pulumi.Resource) -> None:
         """The spec's own egress, and on each workload it calls an ingress rule for it on those ports."""
-        egress = network.egress_policy(spec, selector, self._peer, self.isolation, self.data_ports)
+        egress = network.egress_policy(spec, selector, self._peer, self.isolation, self.data_ports,
+                                       cloud_identity=spec.name in self.service_accounts)
         if egress is not None:
             self._policy(f"{spec.name}-egress", egress, owner)
         ports: dict[str, list[int]] = {}

@@ -192,6 +192,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
     isolation = Isolation(
         # VPC CNI: pods take VPC addresses, so the VPC holds pods, nodes and the API server's interfaces.
         cluster_ranges=(vpc.cidr, cluster.service_cidr), dns_addresses=(),
+        identity=Destination(443, (), public=True),
         external={
             POSTGRES: (Destination(5432, (vpc.cidr,)) if postgres is not None
                        else user_destination(config.postgres.host, config.postgres.port, vpc.cidr)),

@@ -199,13 +199,26 @@ def test_the_public_reaches_only_nginx_on_its_port():
             assert cluster.allows(outside, pods[name], port) == (name == "nginx" and port == 8080), (name, port)
 
 
+def test_irsa_workloads_reach_public_addresses_on_443_only_on_aws():
+    """beat, the migration and the websocket server have an IRSA role but no internet: their SDK fetches
+    credentials from the regional STS endpoint, whose addresses AWS does not publish as a range."""
+    for stack, expected in (("aws", True), ("k8s-self-hosted", False), ("alicloud", False)):
+        cluster, pods, _ = rendered(stack)
+        for name in ("beat", "migrate", "api-websocket"):
+            assert cluster.allows(pods[name], Address(PUBLIC), 443) == expected, (stack, name)
+            assert not cluster.allows(pods[name], Address(PUBLIC), 80), (stack, name)
+        for name in ("web", "nginx", "sandbox", "local-sandbox", "plugin-migrate", "db-init"):
+            if name in pods:
+                assert not cluster.allows(pods[name], Address(PUBLIC), 443), (stack, name)
+
+
 def test_the_s3_ranges_come_from_the_regions_prefix_list():
     cluster, pods, _ = rendered("aws")
     for cidr in S3_PREFIXES:
         address = str(next(ipaddress.ip_network(cidr).hosts()))
         assert cluster.allows(pods["beat"], Address(address), 443)
         assert not cluster.allows(pods["beat"], Address(address), 80)
-    assert not cluster.allows(pods["beat"], Address(PUBLIC), 443)
+    assert not cluster.allows(pods["beat"], Address(PUBLIC), 8443)
 
 
 # -- the evaluator itself --------------------------------------------------------------------------

@@ -56,6 +56,9 @@ class Isolation:
     metadata: tuple[str, ...] = (ALIBABA_METADATA,)
     dns_addresses: tuple[pulumi.Input[str], ...] = (f"{NODE_LOCAL_DNS}/32",)
     external: dict[str, Destination] = field(default_factory=dict)
+    # Where pods bound to a cloud identity fetch its credentials (IRSA: the regional STS endpoint, which
+    # has no published address range); the workloads with the internet reach it anyway.
+    identity: Optional[Destination] = None
 
     def not_internet(self) -> list[pulumi.Input[str]]:
         return list(dict.fromkeys([LINK_LOCAL, *self.metadata, *self.cluster_ranges]))
@@ -96,7 +99,7 @@ def _external_peers(destination: Destination, isolation: Isolation) -> pulumi.In
 
 
 def egress_policy(spec: ServiceSpec, selector: dict[str, str], peer_of, isolation: Isolation,
-                  deployed: dict[str, int]) -> Optional[dict]:
+                  deployed: dict[str, int], cloud_identity: bool = False) -> Optional[dict]:
     """What `spec`'s pods may open. `peer_of(service)` is the peer selecting that workload's pods;
     `deployed`: data services running as workloads of this deployment, by port (the others are
     `isolation.external`)."""
@@ -111,6 +114,8 @@ def egress_policy(spec: ServiceSpec, selector: dict[str, str], peer_of, isolatio
             raise ValueError(f"{spec.name} uses {data}, which is neither a workload here nor a known destination")
     if spec.internet:
         rules.append({"to": [isolation.internet_peer()]})
+    elif cloud_identity and isolation.identity is not None:
+        rules.append({"to": _external_peers(isolation.identity, isolation), "ports": [_tcp(isolation.identity.port)]})
     if not rules:
         return None
     return {"podSelector": {"matchLabels": dict(selector)}, "policyTypes": ["Egress"], "egress": rules}
