@@ -489,6 +489,8 @@ def test_preview_runs_before_anything_exists():
          "redis.mode", "managed"),
         ({}, {"objectStorage": {"mode": "managed", "kind": "oss"}}, "objectStorage.kind", "s3"),
         ({}, {"kubernetes": {"entry": "ingress"}}, "kubernetes.entry", "ALB"),
+        ({}, {"kubernetes": {"namespace": "dify", "isolation": {"clusterCidrs": ["10.0.0.0/8"]}}},
+         "kubernetes.isolation", "knows its VPC"),
     ],
 )
 def test_wrong_aws_config_is_rejected_naming_the_key(aws, top, key, hint):
