@@ -55,7 +55,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
         network_policies: bool = True,
         create_namespace: bool = True,
         keep_namespace: bool = True,
-        service_accounts: Optional[dict[str, str]] = None,
+        identities: Optional[dict[str, dict[str, str]]] = None,
         isolation: Optional[network.Isolation] = None,
         sandbox_namespace: Optional[str] = None,
         cluster_domain: str = "cluster.local",
@@ -72,9 +72,9 @@ class KubernetesRuntime(pulumi.ComponentResource):
         self.isolation = isolation or network.Isolation()
         # Data services running as workloads here, by port (the others are reached at isolation.external).
         self.data_ports: dict[str, int] = {}
-        # Workload -> the service account its pods run as (cloud targets bind accounts to cloud identities,
-        # e.g. IRSA, for object storage without keys); the others run as the namespace's default.
-        self.service_accounts = dict(service_accounts or {})
+        # Every workload runs as its own service account (named after it, no token mounted); a target binds
+        # some to cloud identities with these annotations (workload -> annotations, e.g. IRSA's role ARN).
+        self.identities = {w: dict(a) for w, a in (identities or {}).items()}
         self.workloads: dict[str, pulumi.Resource] = {}
         self.services: dict[str, k8s.core.v1.Service] = {}
         self.entry_address: pulumi.Output[Optional[str]] = pulumi.Output.from_input(None)
@@ -203,10 +203,15 @@ class KubernetesRuntime(pulumi.ComponentResource):
             "metadata": {"labels": {**self.labels, **selector, **component, **network.labels(spec)}},
             "spec": pods.pod_spec(spec, profile, main, pod_volumes, constraints),
         }
-        if spec.name in self.service_accounts:
-            template["spec"]["serviceAccountName"] = self.service_accounts[spec.name]
+        account = k8s.core.v1.ServiceAccount(
+            f"{self.prefix}-{spec.name}-account",
+            metadata=self._meta(spec.name, labels=labels, annotations=self.identities.get(spec.name)),
+            automount_service_account_token=False,
+            opts=child,
+        )
+        template["spec"]["serviceAccountName"] = spec.name
         # Named objects cannot be created before their predecessor is gone.
-        workload_opts = pulumi.ResourceOptions(parent=owner, provider=self.provider, depends_on=list(depends_on),
+        workload_opts = pulumi.ResourceOptions(parent=owner, provider=self.provider, depends_on=[*depends_on, account],
                                                delete_before_replace=not spec.run_once)
 
         workload: pulumi.Resource
@@ -317,7 +322,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
     def _isolate(self, spec: ServiceSpec, selector: dict[str, str], owner: pulumi.Resource) -> None:
         """The spec's own egress, and on each workload it calls an ingress rule for it on those ports."""
         egress = network.egress_policy(spec, selector, self._peer, self.isolation, self.data_ports,
-                                       cloud_identity=spec.name in self.service_accounts)
+                                       cloud_identity=spec.name in self.identities)
         if egress is not None:
             self._policy(f"{spec.name}-egress", egress, owner)
         ports: dict[str, list[int]] = {}

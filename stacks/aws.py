@@ -14,7 +14,6 @@ from typing import Optional
 
 import pulumi
 from components.aws.sdk import aws
-import pulumi_kubernetes as k8s
 
 from components import naming
 from components.aws.cluster import EksCluster, NodeGroupSize
@@ -40,12 +39,12 @@ from components.workload import OBJECT_STORE, POSTGRES, REDIS
 from stacks.loader import ConfigError
 from stacks.settings_aws import AwsSettings
 
-# Service account -> the workloads that run as it. Each account has its own IRSA role: the api's reads
-# and writes the bucket, the plugin daemon's likewise but apart from the api's, and beat and the
-# migration get only HeadBucket, which Dify's S3 storage calls when any of its processes starts.
-# The other workloads (web, nginx, the sandboxes, the proxies, the other Jobs) run without one.
-ACCOUNTS = {"dify-api": ("api", "worker", "api-websocket"), "dify-plugin-daemon": ("plugin-daemon",),
-            "dify-startup": ("beat", "migrate")}
+# IRSA role -> the workloads whose service accounts it trusts: the api's reads and writes the bucket,
+# the plugin daemon's likewise but apart from the api's, and beat's and the migration's may only
+# HeadBucket, which Dify's S3 storage calls when any of its processes starts. The other workloads
+# (web, nginx, the sandboxes, the proxies, the other Jobs) have no cloud role.
+ROLES = {"dify-api": ("api", "worker", "api-websocket"), "dify-plugin-daemon": ("plugin-daemon",),
+         "dify-startup": ("beat", "migrate")}
 
 
 def node_group_size(settings: AwsSettings, preset: AwsPreset) -> NodeGroupSize:
@@ -207,26 +206,19 @@ def deploy(config: StackConfig) -> dict[str, object]:
     roles: dict[str, aws.iam.Role] = {}
     if storage is not None:
         roles = {
-            "dify-api": cluster.workload_role(f"{name}-dify-api", namespace, "dify-api", storage.workload_policy,
+            "dify-api": cluster.workload_role(f"{name}-dify-api", namespace, ROLES["dify-api"],
+                                              storage.workload_policy,
                                               description="Dify api, worker, websocket: the Dify bucket"),
             "dify-plugin-daemon": cluster.workload_role(
-                f"{name}-dify-plugin-daemon", namespace, "dify-plugin-daemon", storage.workload_policy,
+                f"{name}-dify-plugin-daemon", namespace, ROLES["dify-plugin-daemon"], storage.workload_policy,
                 description="Dify plugin daemon: the Dify bucket"),
-            "dify-startup": cluster.workload_role(f"{name}-dify-startup", namespace, "dify-startup",
+            "dify-startup": cluster.workload_role(f"{name}-dify-startup", namespace, ROLES["dify-startup"],
                                                   storage.probe_policy,
                                                   description="Dify beat and migration: HeadBucket at start"),
         }
 
     def data(runtime: KubernetesRuntime) -> DataServices:
-        workloads: list[pulumi.Resource] = [
-            k8s.core.v1.ServiceAccount(
-                f"{name}-{account}",
-                metadata={"name": account, "namespace": runtime.namespace, "labels": runtime.labels,
-                          "annotations": {"eks.amazonaws.com/role-arn": roles[account].arn} if account in roles
-                          else {}},
-                automount_service_account_token=False,
-                opts=pulumi.ResourceOptions(parent=runtime, provider=app_provider))
-            for account in ACCOUNTS]
+        workloads: list[pulumi.Resource] = []
         if postgres is not None:
             # Dify's migration (and every service that uses data) waits for this Job.
             workloads.append(runtime.run(postgres.init_spec(config.registry.mirror), parent=postgres))
@@ -242,7 +234,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
     entry = alb_entry(certificate_arn, config.domain, settings.load_balancer_internal,
                       settings.load_balancer_source_ranges, HEALTH_PATH)
     outputs = deploy_on_cluster(config, app_provider, entry=entry, data=data, name=name,
-                                service_accounts={w: a for a, ws in ACCOUNTS.items() for w in ws},
+                                identities={w: {"eks.amazonaws.com/role-arn": roles[r].arn}
+                                            for r, ws in ROLES.items() if r in roles for w in ws},
                                 isolation=isolation)
 
     hostname = outputs["entryAddress"]

@@ -117,14 +117,14 @@ def deploy_on_cluster(
     entry: Optional[Entry] = None,
     data: Optional[Union[DataServices, Callable[[KubernetesRuntime], DataServices]]] = None,
     name: Optional[str] = None,
-    service_accounts: Optional[dict[str, str]] = None,
+    identities: Optional[dict[str, dict[str, str]]] = None,
     isolation: Optional[Isolation] = None,
 ) -> dict[str, object]:
     """Dify on the cluster behind `provider`. `entry` defaults to config's; `data` defaults to
     self-hosted or external data services as config says (cloud targets pass their managed ones,
     or a function of the runtime when they also run something in the namespace, e.g. a Job that
-    prepares a managed database); `service_accounts` (workload -> an account the target binds to a
-    cloud identity) run those workloads' pods."""
+    prepares a managed database); `identities` (workload -> annotations binding its service account to
+    a cloud identity)."""
     name = name or naming.prefix()
     k = config.kubernetes
     entry = entry or entry_from_config(config)
@@ -139,7 +139,7 @@ def deploy_on_cluster(
         network_policies=k.network_policies,
         create_namespace=k.create_namespace,
         keep_namespace=k.keep_data_on_destroy,
-        service_accounts=service_accounts,
+        identities=identities,
         isolation=isolation or isolation_from_config(config),
         sandbox_namespace=k.sandbox_namespace,
         cluster_domain=k.cluster_domain,

@@ -283,31 +283,36 @@ def test_dify_reaches_only_its_bucket_through_irsa(prod):
     documents = policies(prod)
     bucket_arn = f"arn:aws:s3:::{prod.outputs['bucket']}"
     issuer = mock.ISSUER.removeprefix("https://")
-    for account in ("dify-api", "dify-plugin-daemon", "dify-startup"):
-        trust = documents[f"dify-prod-{account}:trust"]["Statement"][0]
+    trusted = {"dify-api": ["api", "worker", "api-websocket"], "dify-plugin-daemon": "plugin-daemon",
+               "dify-startup": ["beat", "migrate"]}
+    for role, accounts in trusted.items():
+        trust = documents[f"dify-prod-{role}:trust"]["Statement"][0]
         assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
-        assert trust["Condition"]["StringEquals"] == {f"{issuer}:sub": f"system:serviceaccount:dify:{account}",
-                                                      f"{issuer}:aud": "sts.amazonaws.com"}
-    for account in ("dify-api", "dify-plugin-daemon"):
-        resources = {r for s in documents[f"dify-prod-{account}-policy"]["Statement"] for r in as_list(s["Resource"])}
-        assert resources == {bucket_arn, f"{bucket_arn}/*"}, account
+        subjects = ([f"system:serviceaccount:dify:{a}" for a in accounts] if isinstance(accounts, list)
+                    else f"system:serviceaccount:dify:{accounts}")
+        assert trust["Condition"]["StringEquals"] == {f"{issuer}:sub": subjects, f"{issuer}:aud": "sts.amazonaws.com"}
+    for role in ("dify-api", "dify-plugin-daemon"):
+        resources = {r for s in documents[f"dify-prod-{role}-policy"]["Statement"] for r in as_list(s["Resource"])}
+        assert resources == {bucket_arn, f"{bucket_arn}/*"}, role
     assert documents["dify-prod-dify-startup-policy"]["Statement"] == [
         {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket_arn}]
-    accounts = {a["metadata"]["name"]: a for a in of_kind(prod, "ServiceAccount")}
-    assert set(accounts) == {"dify-api", "dify-plugin-daemon", "dify-startup"}
-    assert accounts["dify-api"]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == prod.outputs["workloadRoleArn"]
-    assert (accounts["dify-plugin-daemon"]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
-            == prod.outputs["pluginDaemonRoleArn"] != prod.outputs["workloadRoleArn"])
+    accounts = {(a["metadata"]["namespace"], a["metadata"]["name"]): a for a in of_kind(prod, "ServiceAccount")}
     services = by_service(prod)
-    expected = {"api": "dify-api", "worker": "dify-api", "api-websocket": "dify-api",
-                "plugin-daemon": "dify-plugin-daemon", "beat": "dify-startup", "migrate": "dify-startup"}
-    for name, account in expected.items():
-        assert pod(services[name])["serviceAccountName"] == account, name
+    # One service account per workload, in the workload's namespace, without a mounted token.
+    assert set(accounts) == {(w["metadata"]["namespace"], name) for name, w in services.items()}
+    assert all(a["automountServiceAccountToken"] is False for a in accounts.values())
+    role_of = {name: (accounts[(w["metadata"]["namespace"], name)]["metadata"].get("annotations") or {}).get(
+        "eks.amazonaws.com/role-arn") for name, w in services.items()}
+    assert role_of["api"] == role_of["worker"] == role_of["api-websocket"] == prod.outputs["workloadRoleArn"]
+    assert role_of["plugin-daemon"] == prod.outputs["pluginDaemonRoleArn"] != prod.outputs["workloadRoleArn"]
+    assert role_of["beat"] == role_of["migrate"] not in (None, prod.outputs["workloadRoleArn"])
+    assert {n for n, r in role_of.items() if r is None} == set(services) - {
+        "api", "worker", "api-websocket", "plugin-daemon", "beat", "migrate"}
+    for name in ("api", "worker", "api-websocket", "plugin-daemon", "beat", "migrate"):
+        assert pod(services[name])["serviceAccountName"] == name, name
         env = env_of(services[name])
         assert env["S3_USE_AWS_MANAGED_IAM"]["value"] == "true", name
         assert not {"S3_ACCESS_KEY", "S3_SECRET_KEY", "AWS_ACCESS_KEY", "AWS_SECRET_KEY"} & set(env), name
-    for name in ("web", "sandbox", "nginx", "ssrf-proxy", "plugin-migrate", "db-init", "agent-backend"):
-        assert pod(services[name]).get("serviceAccountName") in (None, "default"), name
     assert env_of(services["api"])["STORAGE_TYPE"]["value"] == "s3"
 
 

@@ -185,12 +185,20 @@ def test_egress_to_the_internet_without_the_metadata_exception_is_reported(stack
 def test_a_shared_cloud_role_between_api_and_plugin_daemon_is_reported():
     resources = [copy.deepcopy(r) for r in captured("prod").resources]
     assert stack_violations(GATES["no-shared-cloud-role"], resources) == []
+    accounts = {r.inputs["metadata"]["name"]: r for r in resources if r.typ == "kubernetes:core/v1:ServiceAccount"}
+    shared = copy.deepcopy(resources)
+    for r in shared:
+        if r.typ == "kubernetes:core/v1:ServiceAccount" and r.inputs["metadata"]["name"] == "plugin-daemon":
+            r.inputs["metadata"]["annotations"] = dict(accounts["api"].inputs["metadata"]["annotations"])
+    assert stack_violations(GATES["no-shared-cloud-role"], shared) == [
+        "the api and the plugin daemon run with the same cloud role (service accounts api and plugin-daemon): "
+        "give the plugin daemon its own"]
     for r in resources:
         labels = r.inputs.get("spec", {}).get("template", {}).get("metadata", {}).get("labels", {})
         if r.typ == DEPLOYMENT and labels.get("app.kubernetes.io/name") == "plugin-daemon":
-            pod(r.inputs)["serviceAccountName"] = "dify-api"
+            pod(r.inputs)["serviceAccountName"] = "api"
     assert stack_violations(GATES["no-shared-cloud-role"], resources) == [
-        "the api and the plugin daemon run with the same cloud role (service accounts dify-api and dify-api): "
+        "the api and the plugin daemon run with the same cloud role (service accounts api and api): "
         "give the plugin daemon its own"]
 
 

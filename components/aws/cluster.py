@@ -182,7 +182,7 @@ class EksCluster(pulumi.ComponentResource):
         return k8s.Provider(name, kubeconfig=self.kubeconfig,
                             opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)))
 
-    def workload_role(self, name: str, namespace: str, service_account: str, policy: pulumi.Input[str],
+    def workload_role(self, name: str, namespace: str, service_account: str | Sequence[str], policy: pulumi.Input[str],
                       description: str = "") -> aws.iam.Role:
         return iam.workload_role(name, self.oidc_provider.arn, self.issuer_url, namespace, service_account, policy,
                                  parent=self, description=description)
