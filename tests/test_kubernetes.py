@@ -510,7 +510,7 @@ def test_containers_drop_what_their_image_does_not_need():
 WRITABLE = {
     "api": {"/tmp", "/app/api/storage"}, "worker": {"/tmp", "/app/api/storage"},
     "beat": {"/tmp", "/app/api/storage"}, "migrate": {"/tmp", "/app/api/storage"},
-    "api-websocket": {"/tmp", "/app/api/storage"}, "web": {"/tmp", "/.pm2"},
+    "api-websocket": {"/tmp", "/app/api/storage"}, "web": {"/tmp", "/.pm2", "/app/web/.next/cache"},
     "plugin-daemon": {"/tmp", "/app/storage"}, "nginx": {"/tmp", "/var/cache/nginx", "/run"},
     "ssrf-proxy": {"/tmp"}, "agent-ssrf-proxy": {"/tmp"}, "postgres": {"/tmp", "/var/run/postgresql"},
     "redis": {"/tmp"}, "object-store": {"/tmp"},

@@ -57,10 +57,11 @@ _DROPS_PRIVILEGES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID")
 
 PROFILES: dict[str, Profile] = {
     # Both Dify images create user `dify` (uid/gid 1001) and switch to it. The api image writes /tmp and
-    # its storage directory (beat creates it at start); web writes /tmp, and pm2's home /.pm2.
+    # its storage directory (beat creates it at start); web writes /tmp, pm2's home /.pm2 (its image
+    # creates it for uid 1001) and Next.js's cache.
     images.DIFY_API: Profile(1001, 1001, read_only=True, writable=("/tmp", "/app/api/storage"),
                              why="runs as its own user dify (1001)"),
-    images.DIFY_WEB: Profile(1001, 1001, read_only=True, writable=("/tmp", "/.pm2"),
+    images.DIFY_WEB: Profile(1001, 1001, read_only=True, writable=("/tmp", "/.pm2", "/app/web/.next/cache"),
                              why="runs as its own user dify (1001)"),
     # The sandbox runs user code chrooted under an unprivileged uid it switches to per request,
     # kills runaway children owned by that uid, and writes its root.
