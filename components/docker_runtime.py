@@ -1,16 +1,31 @@
-"""The Docker renderer: turns workload specs into images, volumes and containers on one host."""
+"""The Docker renderer: turns workload specs into images, volumes and containers on one host.
+
+Networks follow the workloads' contract (ServiceSpec.calls / data / internet), as the Kubernetes
+NetworkPolicies do, with what Docker networks can express (a network joins containers on every port):
+- `<a>--<b>`: internal, exactly the two containers of a call between them;
+- `data-<service>`: internal, a self-hosted data service and the workloads that use it (the data
+  containers are created before the catalog, so one network per data service, not per pair);
+- `egress-<service>`: a bridge with a route out, for one workload that needs the internet (or an
+  external data service), shared with nobody;
+- `entry`: nginx alone, on a bridge (published ports need one), so nginx also has a route out.
+Each network gets a /28 from `network_pool` at a slot derived from its name (the next free one if
+two names meet), so Docker's default pools (about 30 networks) are not exhausted and a network keeps
+its subnet when services are added or removed.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 from typing import Optional, Sequence
 
 import pulumi
 import pulumi_docker as docker
 
-from components.workload import APP_NET, INTERNAL_NETWORKS, ServiceSpec
+from components.workload import DATA_NET, OBJECT_STORE, POSTGRES, REDIS, ServiceSpec
 
-# Logical network -> internal (no route out of the host). The sandboxes leave only via their proxies.
-NETWORKS = {APP_NET: False, **{net: True for net in INTERNAL_NETWORKS}}
+DATA_SERVICES = (POSTGRES, REDIS, OBJECT_STORE)
+ENTRY = "entry"
 
 
 class DockerRuntime(pulumi.ComponentResource):
@@ -24,6 +39,7 @@ class DockerRuntime(pulumi.ComponentResource):
         labels: dict[str, str],
         keep_volumes: bool,
         bind_address: str = "0.0.0.0",
+        network_pool: str = "10.213.0.0/16",
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         super().__init__("dify:docker:DockerRuntime", name, None, opts)
@@ -39,19 +55,50 @@ class DockerRuntime(pulumi.ComponentResource):
         )
         self._child = pulumi.ResourceOptions(parent=self, provider=self.provider)
         self.networks: dict[str, docker.Network] = {}
+        self._subnets = list(ipaddress.ip_network(network_pool).subnets(new_prefix=28))
+        self._taken: set[int] = set()
+        # Workload -> the pair networks it joins (see `plan`); data services run here (by name).
+        self.joins: dict[str, set[str]] = {}
+        self.deployed_data: set[str] = set()
         self.volumes: dict[str, docker.Volume] = {}
         self.images: dict[str, docker.RemoteImage] = {}
         self.containers: dict[str, docker.Container] = {}
         self.register_outputs({})
 
+    def plan(self, specs: Sequence[ServiceSpec]) -> None:
+        """The pair networks of every call, known before any caller or callee is created."""
+        for spec in specs:
+            for call in spec.calls:
+                pair = "--".join(sorted((spec.name, call.service)))
+                self.joins.setdefault(spec.name, set()).add(pair)
+                self.joins.setdefault(call.service, set()).add(pair)
+
+    def networks_for(self, spec: ServiceSpec) -> set[str]:
+        nets = set(self.joins.get(spec.name, ()))
+        if spec.name in DATA_SERVICES and spec.networks == frozenset({DATA_NET}):
+            nets.add(f"data-{spec.name}")
+        external = [d for d in spec.data if d not in self.deployed_data]
+        nets |= {f"data-{d}" for d in spec.data if d in self.deployed_data}
+        if spec.internet or external:
+            nets.add(f"egress-{spec.name}")
+        if spec.public_ports:
+            nets.add(ENTRY)
+        return nets
+
     def network(self, logical: str) -> docker.Network:
         """The host network for a logical network, created when a service first joins it."""
         if logical not in self.networks:
+            slot = int(hashlib.sha256(logical.encode()).hexdigest(), 16) % len(self._subnets)
+            while slot in self._taken:
+                slot = (slot + 1) % len(self._subnets)
+            self._taken.add(slot)
+            subnet = str(self._subnets[slot])
             self.networks[logical] = docker.Network(
                 f"{self.prefix}-net-{logical}",
                 name=f"{self.prefix}-net-{logical}",
-                internal=NETWORKS[logical],
+                internal=not (logical == ENTRY or logical.startswith("egress-")),
                 driver="bridge",
+                ipam_configs=[docker.NetworkIpamConfigArgs(subnet=subnet)],
                 labels=self._labels(),
                 opts=self._child,
             )
@@ -94,6 +141,9 @@ class DockerRuntime(pulumi.ComponentResource):
         """Starts `spec` as a container. Containers with a health check are created only once healthy,
         so whatever depends on them starts after."""
         image = self.image(spec.image)
+        nets = sorted(self.networks_for(spec))
+        if spec.name in DATA_SERVICES and spec.networks == frozenset({DATA_NET}):
+            self.deployed_data.add(spec.name)
         env = {**{k: pulumi.Output.from_input(v) for k, v in spec.env.items()}, **spec.secret_env}
         envs = pulumi.Output.all(**env).apply(lambda values: [f"{k}={values[k]}" for k in sorted(values)])
         if spec.secret_env:
@@ -127,8 +177,10 @@ class DockerRuntime(pulumi.ComponentResource):
             restart="unless-stopped",
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=self.network(net).name, aliases=[spec.name])
-                for net in sorted(spec.networks)
+                for net in nets
             ],
+            # A container on no network would land on Docker's default bridge, which has a route out.
+            network_mode=None if nets else "none",
             mounts=[
                 docker.ContainerMountArgs(target=m.path, type="volume", source=self.volume(m.volume).name)
                 for m in spec.state

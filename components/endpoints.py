@@ -53,6 +53,9 @@ class ObjectStoreEndpoint:
     secret_key: Optional[pulumi.Output[str]] = None
     use_workload_identity: bool = False
     path_style: bool = False
+    # The plugin daemon's own key pair (it runs third-party code); None: it uses the one above.
+    plugin_access_key: Optional[pulumi.Output[str]] = None
+    plugin_secret_key: Optional[pulumi.Output[str]] = None
 
     def __post_init__(self) -> None:
         if not self.use_workload_identity and (self.access_key is None or self.secret_key is None):

@@ -14,8 +14,11 @@ Per spec:
   replicas, a HorizontalPodAutoscaler where the preset scales, topology spread over zones and nodes;
 - from the image: the security context (see components.kubernetes.security).
 
-Once per namespace: the namespace itself (Pod Security `baseline` enforced, `restricted` warned)
-and the NetworkPolicies of components.kubernetes.network.
+Namespaces: Dify's own enforces Pod Security `restricted`; the workloads whose image cannot meet it
+(the code sandboxes, see components.kubernetes.security) run in a second one that enforces
+`baseline`. Each namespace gets an ExternalName Service for every workload of the other that its
+workloads call, so the catalog's host names (`sandbox`, `ssrf-proxy`...) resolve in both, and the
+NetworkPolicies of components.kubernetes.network (peers across namespaces by namespace selector).
 
 Pulumi waits for each Deployment/StatefulSet to become ready and for each Job to complete, so
 `depends_on` orders the rollout as the Docker renderer's health-gated start does.
@@ -30,7 +33,7 @@ import pulumi_kubernetes as k8s
 
 from components.kubernetes import network, pods
 from components.kubernetes.entry import Entry
-from components.kubernetes.security import profile_for
+from components.kubernetes.security import BASELINE, RESTRICTED, profile_for
 from components.kubernetes.sizing import Preset
 from components.workload import ServiceSpec
 
@@ -52,7 +55,10 @@ class KubernetesRuntime(pulumi.ComponentResource):
         network_policies: bool = True,
         create_namespace: bool = True,
         keep_namespace: bool = True,
-        service_account: Optional[str] = None,
+        identities: Optional[dict[str, dict[str, str]]] = None,
+        isolation: Optional[network.Isolation] = None,
+        sandbox_namespace: Optional[str] = None,
+        cluster_domain: str = "cluster.local",
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         super().__init__("dify:kubernetes:KubernetesRuntime", name, None, opts)
@@ -63,53 +69,75 @@ class KubernetesRuntime(pulumi.ComponentResource):
         self.entry = entry
         self.storage_class = storage_class
         self.network_policies = network_policies
-        # Pods that use data run under this account (cloud targets bind it to a cloud identity,
-        # e.g. IRSA / EKS Pod Identity / RRSA, for object storage without keys).
-        self.service_account = service_account
+        self.isolation = isolation or network.Isolation()
+        # Data services running as workloads here, by port (the others are reached at isolation.external).
+        self.data_ports: dict[str, int] = {}
+        # Every workload runs as its own service account (named after it, no token mounted); a target binds
+        # some to cloud identities with these annotations (workload -> annotations, e.g. IRSA's role ARN).
+        self.identities = {w: dict(a) for w, a in (identities or {}).items()}
         self.workloads: dict[str, pulumi.Resource] = {}
         self.services: dict[str, k8s.core.v1.Service] = {}
         self.entry_address: pulumi.Output[Optional[str]] = pulumi.Output.from_input(None)
         self._child = pulumi.ResourceOptions(parent=self, provider=provider)
+        # Pod Security level -> namespace name; workload -> level, for those not in Dify's own namespace.
+        self.namespace_names = {RESTRICTED: namespace, BASELINE: sandbox_namespace or f"{namespace}-sandbox"}
+        self.placement: dict[str, str] = {}
+        self.cluster_domain = cluster_domain
+        self._aliases: set[tuple[str, str]] = set()
 
-        if create_namespace:
-            ns = k8s.core.v1.Namespace(
-                f"{name}-namespace",
-                metadata={
-                    "name": namespace,
-                    "labels": {
-                        **self.labels,
-                        **entry.namespace_labels,
-                        "pod-security.kubernetes.io/enforce": "baseline",
-                        "pod-security.kubernetes.io/warn": "restricted",
+        self.namespaces: dict[str, pulumi.Output[str]] = {}
+        for level, logical in ((RESTRICTED, "namespace"), (BASELINE, "sandbox-namespace")):
+            if create_namespace:
+                ns = k8s.core.v1.Namespace(
+                    f"{name}-{logical}",
+                    metadata={
+                        "name": self.namespace_names[level],
+                        "labels": {
+                            **self.labels,
+                            **(entry.namespace_labels if level == RESTRICTED else {}),
+                            "pod-security.kubernetes.io/enforce": level,
+                            "pod-security.kubernetes.io/warn": RESTRICTED,
+                        },
                     },
-                },
-                # Deleting a namespace deletes its volume claims: keep it (and the data) on destroy.
-                opts=pulumi.ResourceOptions(parent=self, provider=provider, retain_on_delete=keep_namespace),
-            )
-            self.namespace: pulumi.Output[str] = ns.metadata.apply(_name)
-        else:
-            self.namespace = pulumi.Output.from_input(namespace)
+                    # Deleting a namespace deletes its volume claims: keep it (and the data) on destroy.
+                    opts=pulumi.ResourceOptions(parent=self, provider=provider, retain_on_delete=keep_namespace),
+                )
+                self.namespaces[level] = ns.metadata.apply(_name)
+            else:
+                self.namespaces[level] = pulumi.Output.from_input(self.namespace_names[level])
+        self.namespace: pulumi.Output[str] = self.namespaces[RESTRICTED]
+        self.sandbox_namespace = self.namespaces[BASELINE]
+        self._level = RESTRICTED
 
         if network_policies:
-            for policy_name, spec in network.namespace_policies().items():
-                self._policy(policy_name, spec)
-        self.register_outputs({"namespace": self.namespace})
+            for level, prefix in ((RESTRICTED, ""), (BASELINE, "baseline-")):
+                for policy_name, spec in network.namespace_policies(self.isolation).items():
+                    self._policy(f"{prefix}{policy_name}", spec, level=level)
+        self.register_outputs({"namespace": self.namespace, "sandboxNamespace": self.sandbox_namespace})
+
+    def place(self, specs) -> None:
+        """Puts each workload whose image cannot run under `restricted` in the baseline namespace.
+        Call with every spec before rendering any, so policies name peers in the right namespace."""
+        for spec in specs:
+            if profile_for(spec.image).level == BASELINE:
+                self.placement[spec.name] = BASELINE
 
     # -- helpers ---------------------------------------------------------------------------------
 
     def _meta(self, name: Optional[str] = None, labels: Optional[dict[str, str]] = None,
-              annotations: Optional[dict[str, str]] = None) -> dict:
-        meta: dict = {"namespace": self.namespace, "labels": {**self.labels, **(labels or {})}}
+              annotations: Optional[dict[str, str]] = None, level: Optional[str] = None) -> dict:
+        meta: dict = {"namespace": self.namespaces[level or self._level], "labels": {**self.labels, **(labels or {})}}
         if name is not None:
             meta["name"] = name
         if annotations:
             meta["annotations"] = dict(annotations)
         return meta
 
-    def _policy(self, policy_name: str, spec: dict, parent: Optional[pulumi.Resource] = None) -> None:
+    def _policy(self, policy_name: str, spec: dict, parent: Optional[pulumi.Resource] = None,
+                level: Optional[str] = None) -> None:
         k8s.networking.v1.NetworkPolicy(
             f"{self.prefix}-netpol-{policy_name}",
-            metadata=self._meta(f"dify-{policy_name}"),
+            metadata=self._meta(f"dify-{policy_name}", level=level),
             spec=spec,
             opts=pulumi.ResourceOptions(parent=parent or self, provider=self.provider),
         )
@@ -129,7 +157,15 @@ class KubernetesRuntime(pulumi.ComponentResource):
         depends_on: Sequence[pulumi.Resource] = (),
         parent: Optional[pulumi.Resource] = None,
     ) -> pulumi.Resource:
-        """Renders `spec`; returns its Deployment, StatefulSet or Job."""
+        """Renders `spec` (in its namespace); returns its Deployment, StatefulSet or Job."""
+        self._level = self.placement.get(spec.name, RESTRICTED)
+        try:
+            return self._run(spec, depends_on, parent)
+        finally:
+            self._level = RESTRICTED
+
+    def _run(self, spec: ServiceSpec, depends_on: Sequence[pulumi.Resource],
+             parent: Optional[pulumi.Resource]) -> pulumi.Resource:
         owner = parent or self
         child = pulumi.ResourceOptions(parent=owner, provider=self.provider)
         selector = self.selector(spec)
@@ -162,15 +198,21 @@ class KubernetesRuntime(pulumi.ComponentResource):
         )
         main = pods.container(spec, size, profile, pods.env(spec, self._name_of(env_secret) if env_secret else None),
                               mounts)
+        self._harden(spec, profile, main, pod_volumes)
         constraints = pods.spread(selector, self.preset, replicas, rolling=not stateful)
         template = {
             "metadata": {"labels": {**self.labels, **selector, **component, **network.labels(spec)}},
             "spec": pods.pod_spec(spec, profile, main, pod_volumes, constraints),
         }
-        if self.service_account and spec.uses_data:
-            template["spec"]["serviceAccountName"] = self.service_account
+        account = k8s.core.v1.ServiceAccount(
+            f"{self.prefix}-{spec.name}-account",
+            metadata=self._meta(spec.name, labels=labels, annotations=self.identities.get(spec.name)),
+            automount_service_account_token=False,
+            opts=child,
+        )
+        template["spec"]["serviceAccountName"] = spec.name
         # Named objects cannot be created before their predecessor is gone.
-        workload_opts = pulumi.ResourceOptions(parent=owner, provider=self.provider, depends_on=list(depends_on),
+        workload_opts = pulumi.ResourceOptions(parent=owner, provider=self.provider, depends_on=[*depends_on, account],
                                                delete_before_replace=not spec.run_once)
 
         workload: pulumi.Resource
@@ -240,13 +282,67 @@ class KubernetesRuntime(pulumi.ComponentResource):
             )
         if spec.ports and not spec.run_once:
             self._service(spec, selector, component, owner)
-        if self.network_policies and network.confined(spec) and spec.depends_on:
-            dependencies = {d: {INSTANCE_LABEL: self.prefix, NAME_LABEL: d} for d in spec.depends_on}
-            self._policy(f"egress-{spec.name}", network.egress_policy(selector, dependencies), owner)
+        if stateful and spec.ports:
+            self.data_ports[spec.name] = spec.ports[0].number
+        if self.network_policies:
+            self._isolate(spec, selector, owner)
+        for call in spec.calls:
+            self._alias(call.service, owner)
         self.workloads[spec.name] = workload
         return workload
 
     # -- pieces ----------------------------------------------------------------------------------
+
+    def _harden(self, spec: ServiceSpec, profile, main: dict, pod_volumes: list[dict]) -> None:
+        """The profile's writable paths as emptyDirs under a read-only root, its env and entrypoint."""
+        for index, path in enumerate(profile.writable):
+            pod_volumes.append({"name": f"writable-{index}", "emptyDir": {"sizeLimit": "2Gi"}})
+            main.setdefault("volumeMounts", []).append({"name": f"writable-{index}", "mountPath": path})
+        given = {e["name"] for e in main["env"]}
+        main["env"] += [{"name": k, "value": v} for k, v in profile.env if k not in given]
+        if profile.entrypoint and not spec.entrypoint:
+            main["command"] = list(profile.entrypoint)
+
+    def _peer(self, service: str, seen_from: Optional[str] = None) -> dict:
+        """A peer selecting `service`'s pods, from a policy in the namespace of level `seen_from`."""
+        peer: dict = {"podSelector": {"matchLabels": {INSTANCE_LABEL: self.prefix, NAME_LABEL: service}}}
+        level = self.placement.get(service, RESTRICTED)
+        if level != (seen_from or self._level):
+            peer["namespaceSelector"] = {"matchLabels": {"kubernetes.io/metadata.name": self.namespace_names[level]}}
+        return peer
+
+    def _alias(self, service: str, owner: pulumi.Resource) -> None:
+        """An ExternalName Service in the current namespace for `service` in the other one."""
+        level = self.placement.get(service, RESTRICTED)
+        if level == self._level or (self._level, service) in self._aliases:
+            return
+        self._aliases.add((self._level, service))
+        k8s.core.v1.Service(
+            f"{self.prefix}-{service}-alias-{self._level}",
+            metadata=self._meta(service, labels={INSTANCE_LABEL: self.prefix}),
+            spec={"type": "ExternalName",
+                  "externalName": f"{service}.{self.namespace_names[level]}.svc.{self.cluster_domain}"},
+            opts=pulumi.ResourceOptions(parent=owner, provider=self.provider),
+        )
+
+    def _isolate(self, spec: ServiceSpec, selector: dict[str, str], owner: pulumi.Resource) -> None:
+        """The spec's own egress, and on each workload it calls an ingress rule for it on those ports."""
+        egress = network.egress_policy(spec, selector, self._peer, self.isolation, self.data_ports,
+                                       cloud_identity=spec.name in self.identities)
+        if egress is not None:
+            self._policy(f"{spec.name}-egress", egress, owner)
+        ports: dict[str, list[int]] = {}
+        for call in spec.calls:
+            ports.setdefault(call.service, []).append(call.port)
+        for data in spec.data:
+            if data in self.data_ports:
+                ports.setdefault(data, []).append(self.data_ports[data])
+        for callee, numbers in sorted(ports.items()):
+            level = self.placement.get(callee, RESTRICTED)
+            self._policy(f"from-{spec.name}-to-{callee}",
+                         network.ingress_policy(self._peer(callee)["podSelector"]["matchLabels"],
+                                                self._peer(spec.name, seen_from=level), sorted(set(numbers))),
+                         owner, level=level)
 
     def _secret(self, logical: str, values: dict[str, pulumi.Input[str]], labels: dict[str, str],
                 owner: pulumi.Resource) -> Optional[k8s.core.v1.Secret]:
@@ -334,7 +430,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
         elif public and entry.kind == "nodePort":
             by_number = {p.number: p.name for p in spec.ports}
             service_spec.update(type="NodePort", ports=[
-                {"name": p.name, "port": p.container, "targetPort": by_number[p.container], "protocol": "TCP",
+                {"name": p.name, "port": p.host, "targetPort": by_number[p.container], "protocol": "TCP",
                  **({"nodePort": entry.node_port} if entry.node_port and p.name == "http" else {})}
                 for p in spec.public_ports])
         service = k8s.core.v1.Service(

@@ -10,7 +10,7 @@ from components import images
 from components.endpoints import PostgresEndpoint
 from components.runtime import Runtime
 from components.secrets import generated_secret
-from components.workload import APP_NET, DATA_NET, ConfigFile, HealthCheck, Port, ServiceSpec, StateMount
+from components.workload import APP_NET, DATA_NET, POSTGRES, ConfigFile, HealthCheck, Port, ServiceSpec, StateMount
 from stacks.config import PostgresSettings
 
 HOST, PORT = "postgres", 5432
@@ -100,4 +100,5 @@ def database_init_spec(script: str, env: dict[str, pulumi.Input[str]], secret_en
         secret_env=secret_env,
         networks=frozenset({APP_NET}),
         run_once=True,
+        data=frozenset({POSTGRES}),
     )

@@ -7,7 +7,9 @@ from typing import Optional
 
 import pulumi
 
-# Logical networks. `app`: Dify's own services and the way out to the internet.
+# Logical networks, as upstream's compose groups the services (what the renderers enforce is the
+# `calls` / `data` / `internet` contract below; `data` alone marks a data service).
+# `app`: Dify's own services and the way out to the internet.
 # `sandbox`: internal, the sandbox's only network; it leaves through the SSRF proxy.
 # `data`: internal, the databases and object store, joined only by services that use them.
 # `agent-sandbox`: internal, the agent backend and its local sandbox (the backend drives the sandbox).
@@ -16,11 +18,23 @@ APP_NET, SANDBOX_NET, DATA_NET = "app", "sandbox", "data"
 AGENT_SANDBOX_NET, AGENT_PROXY_NET = "agent-sandbox", "agent-proxy"
 INTERNAL_NETWORKS = (SANDBOX_NET, DATA_NET, AGENT_SANDBOX_NET, AGENT_PROXY_NET)
 
+# The data services a workload may use, by the host name the self-hosted ones run under.
+POSTGRES, REDIS, OBJECT_STORE = "postgres", "redis", "object-store"
+ALL_DATA = frozenset({POSTGRES, REDIS, OBJECT_STORE})
+
 
 @dataclass(frozen=True)
 class Port:
     name: str
     number: int
+
+
+@dataclass(frozen=True)
+class Call:
+    """A connection a workload opens to another workload of the deployment, on one of its ports."""
+
+    service: str
+    port: int
 
 
 @dataclass(frozen=True)
@@ -86,6 +100,11 @@ class ServiceSpec:
     drain_s: int = 0
     # A liveness command for a service without a health port (the Celery worker's ping).
     liveness_command: Optional[tuple[str, ...]] = None
+    # Who it talks to, the contract both renderers enforce: other workloads (service and port), the data
+    # services it uses (in the deployment or managed), and whether it opens connections to the internet.
+    calls: tuple[Call, ...] = ()
+    data: frozenset[str] = frozenset()
+    internet: bool = False
 
     @property
     def address(self) -> str:

@@ -29,7 +29,12 @@ from components.postgres import external_postgres
 from components.redis import external_redis
 from stacks.config import RegistrySettings, StackConfig
 from stacks.data import DataServices, self_hosted_problems
-from stacks.kubernetes import deploy_on_cluster
+from stacks.kubernetes import deploy_on_cluster, user_destination, user_object_store
+from components.kubernetes.network import ALIBABA_METADATA, Destination, Isolation
+from components.workload import OBJECT_STORE, POSTGRES, REDIS
+
+# Alibaba Cloud's own services inside a VPC (metadata, OSS internal endpoints, PrivateZone DNS).
+ALIBABA_SERVICES = "100.64.0.0/10"
 from stacks.loader import ConfigError
 from stacks.settings_alicloud import LANDLOCK_IMAGE_TYPES, AlicloudSettings
 
@@ -56,6 +61,11 @@ def check(config: StackConfig) -> None:
             except ValueError as exc:
                 problems.append(f"alicloud.dnsZone: {exc}")
     k = config.kubernetes
+    if ali.network_plugin == "flannel" and k.network_policies:
+        problems.append("alicloud.networkPlugin: ACK enforces NetworkPolicies only with Terway; with flannel "
+                        "Dify's pods would not be isolated from each other, the VPC or the metadata service. "
+                        "Use terway (the default), or accept no isolation with `pulumi config set --path "
+                        "kubernetes.networkPolicies false`")
     if k.entry != "loadBalancer":
         problems.append("kubernetes.entry: target alicloud enters through the CLB it creates; remove the key")
     if k.load_balancer.certificate is not None or k.tls is not None:
@@ -119,7 +129,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
         config = config.model_copy(update={"registry": RegistrySettings.model_validate({"mirror": registry.endpoint})})
 
     cluster = AckCluster(f"{name}-cluster", ali, sizing, network, config.kubernetes.namespace,
-                         provider_depends_on=registry.ready, opts=on_cloud)
+                         provider_depends_on=registry.ready, network_policies=config.kubernetes.network_policies,
+                         opts=on_cloud)
 
     postgres: Optional[ManagedPostgres] = None
     internal: dict[str, object] = {}
@@ -146,6 +157,24 @@ def deploy(config: StackConfig) -> dict[str, object]:
         store_endpoint = external_object_store(config.object_storage)
         bucket = config.object_storage.bucket
     endpoints = DataEndpoints(pg_endpoint, redis_endpoint, store_endpoint)
+    vpc = network.vpc_cidr
+    isolation = Isolation(
+        # Terway: pods take addresses from the VPC's pod vSwitches; Flannel: its own pod range.
+        cluster_ranges=(vpc, ali.service_cidr, *([ali.flannel_pod_cidr] if ali.flannel_pod_cidr else []),
+                        ALIBABA_SERVICES),
+        metadata=(ALIBABA_METADATA,),
+        # Managed CoreDNS answers from outside the cluster's pods, at addresses in the VPC.
+        dns_addresses=(vpc,),
+        external={
+            POSTGRES: (Destination(pg_endpoint.port, (vpc,)) if postgres is not None
+                       else user_destination(config.postgres.host, config.postgres.port, vpc)),
+            REDIS: (Destination(6379, (vpc,)) if config.redis.mode == "managed"
+                    else user_destination(config.redis.host, config.redis.port, vpc)),
+            OBJECT_STORE: (Destination(443, (ALIBABA_SERVICES,), excepted=(ALIBABA_METADATA,))
+                           if config.object_storage.mode == "managed"
+                           else user_object_store(config.object_storage.endpoint, vpc)),
+        },
+    )
 
     def data(runtime: KubernetesRuntime) -> DataServices:
         workloads = []
@@ -156,7 +185,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
         return DataServices(endpoints, workloads, internal)  # type: ignore[arg-type]
 
     entry = ClbEntry(f"{name}-entry", ali, sizing, zones, opts=on_cloud)
-    outputs = deploy_on_cluster(config, cluster.provider, entry=entry.entry, data=data, name=name)
+    outputs = deploy_on_cluster(config, cluster.provider, entry=entry.entry, data=data, name=name,
+                                isolation=isolation)
 
     address = entry.address
     scheme = "https" if ali.certificate_id else "http"

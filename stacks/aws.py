@@ -14,7 +14,6 @@ from typing import Optional
 
 import pulumi
 from components.aws.sdk import aws
-import pulumi_kubernetes as k8s
 
 from components import naming
 from components.aws.cluster import EksCluster, NodeGroupSize
@@ -35,11 +34,18 @@ from components.postgres import external_postgres
 from components.redis import external_redis
 from stacks.config import RegistrySettings, StackConfig
 from stacks.data import DataServices, self_hosted_problems
-from stacks.kubernetes import deploy_on_cluster
+from stacks.kubernetes import deploy_on_cluster, user_destination, user_object_store
+from components.kubernetes.network import Destination, Isolation
+from components.workload import OBJECT_STORE, POSTGRES, REDIS
 from stacks.loader import ConfigError
 from stacks.settings_aws import AwsSettings
 
-SERVICE_ACCOUNT = "dify"
+# IRSA role -> the workloads whose service accounts it trusts: the api's reads and writes the bucket,
+# the plugin daemon's likewise but apart from the api's, and beat's and the migration's may only
+# HeadBucket, which Dify's S3 storage calls when any of its processes starts. The other workloads
+# (web, nginx, the sandboxes, the proxies, the other Jobs) have no cloud role.
+ROLES = {"dify-api": ("api", "worker", "api-websocket"), "dify-plugin-daemon": ("plugin-daemon",),
+         "dify-startup": ("beat", "migrate")}
 
 
 def node_group_size(settings: AwsSettings, preset: AwsPreset) -> NodeGroupSize:
@@ -183,20 +189,43 @@ def deploy(config: StackConfig) -> dict[str, object]:
     else:
         store_endpoint = external_object_store(config.object_storage)
     endpoints = DataEndpoints(pg_endpoint, redis_endpoint, store_endpoint)
+    s3_ranges = None
+    if storage is not None:
+        # S3's addresses in the region, as AWS publishes them (the prefix list of its gateway endpoint).
+        s3_list = aws.ec2.get_managed_prefix_list_output(name=f"com.amazonaws.{settings.region}.s3",
+                                                         opts=pulumi.InvokeOutputOptions(provider=provider))
+        s3_ranges = s3_list.entries.apply(lambda entries: sorted(e.cidr for e in entries))
+    isolation = Isolation(
+        # VPC CNI: pods take VPC addresses, so the VPC holds pods, nodes and the API server's interfaces.
+        cluster_ranges=(vpc.cidr, cluster.service_cidr), dns_addresses=(),
+        identity=Destination(443, (), public=True),
+        external={
+            POSTGRES: (Destination(5432, (vpc.cidr,)) if postgres is not None
+                       else user_destination(config.postgres.host, config.postgres.port, vpc.cidr)),
+            REDIS: (Destination(6379, (vpc.cidr,)) if config.redis.mode == "managed"
+                    else user_destination(config.redis.host, config.redis.port, vpc.cidr)),
+            OBJECT_STORE: (Destination(443, s3_ranges) if s3_ranges is not None
+                           else user_object_store(config.object_storage.endpoint, vpc.cidr)),
+        },
+    )
 
     namespace = config.kubernetes.namespace
-    workload_role = (cluster.workload_role(f"{name}-dify", namespace, SERVICE_ACCOUNT, storage.workload_policy,
-                                           description="Dify api, worker and plugin daemon: the Dify bucket")
-                     if storage is not None else None)
+    roles: dict[str, aws.iam.Role] = {}
+    if storage is not None:
+        roles = {
+            "dify-api": cluster.workload_role(f"{name}-dify-api", namespace, ROLES["dify-api"],
+                                              storage.workload_policy,
+                                              description="Dify api, worker, websocket: the Dify bucket"),
+            "dify-plugin-daemon": cluster.workload_role(
+                f"{name}-dify-plugin-daemon", namespace, ROLES["dify-plugin-daemon"], storage.workload_policy,
+                description="Dify plugin daemon: the Dify bucket"),
+            "dify-startup": cluster.workload_role(f"{name}-dify-startup", namespace, ROLES["dify-startup"],
+                                                  storage.probe_policy,
+                                                  description="Dify beat and migration: HeadBucket at start"),
+        }
 
     def data(runtime: KubernetesRuntime) -> DataServices:
-        account = k8s.core.v1.ServiceAccount(
-            f"{name}-service-account",
-            metadata={"name": SERVICE_ACCOUNT, "namespace": runtime.namespace, "labels": runtime.labels,
-                      "annotations": {"eks.amazonaws.com/role-arn": workload_role.arn} if workload_role else {}},
-            automount_service_account_token=False,
-            opts=pulumi.ResourceOptions(parent=runtime, provider=app_provider))
-        workloads: list[pulumi.Resource] = [account]
+        workloads: list[pulumi.Resource] = []
         if postgres is not None:
             # Dify's migration (and every service that uses data) waits for this Job.
             workloads.append(runtime.run(postgres.init_spec(config.registry.mirror), parent=postgres))
@@ -212,7 +241,9 @@ def deploy(config: StackConfig) -> dict[str, object]:
     entry = alb_entry(certificate_arn, config.domain, settings.load_balancer_internal,
                       settings.load_balancer_source_ranges, HEALTH_PATH)
     outputs = deploy_on_cluster(config, app_provider, entry=entry, data=data, name=name,
-                                service_account=SERVICE_ACCOUNT)
+                                identities={w: {"eks.amazonaws.com/role-arn": roles[r].arn}
+                                            for r, ws in ROLES.items() if r in roles for w in ws},
+                                isolation=isolation)
 
     hostname = outputs["entryAddress"]
     result: dict[str, object] = {
@@ -228,7 +259,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
         "postgresEndpoint": internal.get("postgres") or f"{pg_endpoint.host}:{pg_endpoint.port}",
         "redisEndpoint": internal.get("redis") or f"{redis_endpoint.host}:{redis_endpoint.port}",
         "bucket": storage.name if storage else config.object_storage.bucket,
-        "workloadRoleArn": workload_role.arn if workload_role else None,
+        "workloadRoleArn": roles["dify-api"].arn if roles else None,
+        "pluginDaemonRoleArn": roles["dify-plugin-daemon"].arn if roles else None,
         "registry": {"host": registry.host, "repositories": registry.urls, "dockerHubMirror": registry.mirror},
     }
     if zone is not None and config.domain:

@@ -374,6 +374,15 @@ class DockerSettings(Strict):
     bind_address: str = "0.0.0.0"
     tls: Optional[TlsSettings] = None
     keep_volumes_on_destroy: bool = True
+    network_pool: str = "10.213.0.0/16"
+
+    @field_validator("network_pool")
+    @classmethod
+    def _pool(cls, value: str) -> str:
+        network = rules.cidr(value, "10.213.0.0/16", strict=True)
+        if not isinstance(network, ipaddress.IPv4Network) or network.prefixlen > 22:
+            raise ValueError("give an IPv4 range of /22 or larger (each network takes a /28), e.g. 10.213.0.0/16")
+        return value
 
     @field_validator("host")
     @classmethod
@@ -524,6 +533,37 @@ def kubeconfig_contexts(text: str) -> list[str]:
     return [c["name"] for c in document.get("contexts") or [] if isinstance(c, dict) and isinstance(c.get("name"), str)]
 
 
+def _ipv4_cidrs(value: list[str]) -> list[str]:
+    for text in value:
+        if not isinstance(rules.cidr(text, "10.0.0.0/8", strict=True), ipaddress.IPv4Network):
+            raise ValueError(f"{text}: give IPv4 ranges (NetworkPolicy ipBlocks here are IPv4)")
+    return value
+
+
+class DataCidrs(Strict):
+    """Address ranges of external data services (NetworkPolicies allow them explicitly, on their port)."""
+
+    postgres: list[str] = Field(default_factory=list)
+    redis: list[str] = Field(default_factory=list)
+    object_storage: list[str] = Field(default_factory=list)
+
+    _cidrs = field_validator("postgres", "redis", "object_storage")(lambda cls, v: _ipv4_cidrs(v))
+
+
+class IsolationSettings(Strict):
+    """What the NetworkPolicies need to know about an existing cluster's network (target kubernetes;
+    the cloud targets know their own). `clusterCidrs`: the pod, service and node ranges, never counted
+    as internet (the defaults cover every private and shared range); `dnsAddresses`: DNS servers pods
+    use besides the CoreDNS pods in kube-system (NodeLocal DNSCache's 169.254.20.10 by default)."""
+
+    cluster_cidrs: list[str] = Field(default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                                              "100.64.0.0/10"])
+    dns_addresses: list[str] = Field(default_factory=lambda: ["169.254.20.10/32"])
+    data_cidrs: DataCidrs = Field(default_factory=DataCidrs)
+
+    _cidrs = field_validator("cluster_cidrs", "dns_addresses")(lambda cls, v: _ipv4_cidrs(v))
+
+
 class KubernetesSettings(Strict):
     """An existing cluster. Without `kubeconfig` the ambient one (KUBECONFIG, ~/.kube/config) is used;
     `context` picks a context in it."""
@@ -531,10 +571,14 @@ class KubernetesSettings(Strict):
     kubeconfig: Optional[SecretStr] = None
     context: Optional[NonEmpty] = None
     namespace: Text = "dify"
+    # Where the workloads that need Pod Security baseline run (the code sandboxes); `<namespace>-sandbox`.
+    sandbox_namespace: Optional[Text] = None
+    cluster_domain: str = "cluster.local"
     create_namespace: bool = True
     storage_class: Optional[str] = None
     keep_data_on_destroy: bool = True
     network_policies: bool = True
+    isolation: IsolationSettings = Field(default_factory=IsolationSettings)
     allow_self_hosted_data_in_production: bool = False
     entry: Literal["loadBalancer", "ingress", "nodePort", "clusterIP"] = "loadBalancer"
     # entry nodePort: a fixed port in the cluster's NodePort range (default 30000-32767); unset lets it pick.
@@ -543,10 +587,17 @@ class KubernetesSettings(Strict):
     ingress: IngressSettings = Field(default_factory=IngressSettings)
     tls: Optional[KubernetesTlsSettings] = None
 
-    @field_validator("namespace")
+    @field_validator("cluster_domain")
     @classmethod
-    def _namespace(cls, value: str) -> str:
-        if not _DNS_LABEL.match(value):
+    def _cluster_domain(cls, value: str) -> str:
+        if not _HOSTNAME.match(value):
+            raise ValueError("give the cluster's DNS domain, e.g. cluster.local")
+        return value
+
+    @field_validator("namespace", "sandbox_namespace")
+    @classmethod
+    def _namespace(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not _DNS_LABEL.match(value):
             raise ValueError("give a namespace of 1-63 lower-case letters, digits and hyphens")
         return value
 
@@ -651,6 +702,7 @@ class StackConfig(Strict):
                 and not self.redis.use_tls):
             problems.append(KeyedError("redis.useTls", "ElastiCache here always requires TLS (with AUTH); remove "
                                                        "redis.useTls"))
+        problems += self._isolation()
         if self.target == "docker" and self.size != "dev":
             problems.append(KeyedError(
                 "size",
@@ -690,6 +742,23 @@ class StackConfig(Strict):
 
         found = budget.problem(self)
         return [KeyedError(*found)] if found else []
+    def _isolation(self) -> list[KeyedError]:
+        k = self.kubernetes
+        if self.target in ("aws", "alicloud") and "isolation" in k.model_fields_set:
+            return [KeyedError("kubernetes.isolation", f"target {self.target} knows its VPC, pod and service "
+                                                       "ranges and its DNS; remove kubernetes.isolation")]
+        if self.target != "kubernetes" or not k.network_policies:
+            return []
+        problems = []
+        for section, settings, cidrs in (("postgres", self.postgres, k.isolation.data_cidrs.postgres),
+                                         ("redis", self.redis, k.isolation.data_cidrs.redis)):
+            if settings.mode == "external" and not cidrs and not _is_ip(settings.host):
+                problems.append(KeyedError(
+                    f"kubernetes.isolation.dataCidrs.{section}",
+                    f"{section}.host {settings.host} is a name: NetworkPolicies allow only the addresses of "
+                    f"external services; give its address range, e.g. `pulumi config set --path "
+                    f"'kubernetes.isolation.dataCidrs.{section}[0]' 10.0.12.0/24`"))
+        return problems
 
     def _sections_of_other_targets(self) -> list[KeyedError]:
         given = {
@@ -707,3 +776,11 @@ class StackConfig(Strict):
                                 "`target` to the one you mean")
             for section, present in given.items() if present and section not in applies
         ]
+
+
+def _is_ip(host: Optional[str]) -> bool:
+    try:
+        ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    return True

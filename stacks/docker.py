@@ -43,12 +43,14 @@ def deploy(config: StackConfig) -> dict[str, object]:
         labels=naming.labels(),
         keep_volumes=config.docker.keep_volumes_on_destroy,
         bind_address=config.docker.bind_address,
+        network_pool=config.docker.network_pool,
     )
     data = self_hosted_or_external(name, config, runtime)
     secrets = DifySecrets(f"{name}-secrets", agent="agent" in config.dify.release.features)
     urls = public_urls(config)
     catalog = build_catalog(config.dify, config.registry, urls, data.endpoints, secrets, edge(config),
                             CONCURRENCY[config.size])
+    runtime.plan(list(catalog.values()))
     DifyApp(f"{name}-app", catalog, runtime, data.workloads)
 
     return {

@@ -17,7 +17,9 @@ so the new release's migrations run before the new api rolls out, all in one `pu
 from __future__ import annotations
 
 from dataclasses import replace
+import ipaddress
 from typing import Callable, Optional, Union
+from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -29,10 +31,11 @@ from components.dify.concurrency import CONCURRENCY
 from components.dify.environment import PublicUrls
 from components.dify.releases import Release
 from components.kubernetes.entry import Entry, load_balancer_annotations
+from components.kubernetes.network import ALIBABA_METADATA, Destination, Isolation
 from components.kubernetes.sizing import preset
 from components.kubernetes_runtime import KubernetesRuntime
 from components.secrets import DifySecrets
-from components.workload import APP_NET, DATA_NET, ServiceSpec
+from components.workload import APP_NET, DATA_NET, OBJECT_STORE, POSTGRES, REDIS, ServiceSpec
 from stacks.config import StackConfig
 from stacks.data import DataServices, self_hosted_or_external
 
@@ -63,7 +66,7 @@ def with_migration_job(catalog: dict[str, ServiceSpec], release: Release) -> dic
                                                                              "MIGRATION_ENABLED": "true"},
         entrypoint=("/bin/bash", "-c"), command=(MIGRATE_AND_CHECK,),
         ports=(), health=None, public_ports=(), depends_on=(), run_once=True,
-        networks=frozenset({APP_NET, DATA_NET}), grace_period_s=30, drain_s=0,
+        networks=frozenset({APP_NET, DATA_NET}), calls=(), internet=False, grace_period_s=30, drain_s=0,
     )
     api = replace(api, env={**api.env, "MIGRATION_ENABLED": "false"},
                   depends_on=tuple(dict.fromkeys(api.depends_on + (MIGRATION,))))
@@ -79,7 +82,7 @@ def with_migration_job(catalog: dict[str, ServiceSpec], release: Release) -> dic
         jobs[PLUGIN_MIGRATION] = replace(
             daemon, name=PLUGIN_MIGRATION, upstream_name="plugin_daemon_migration", command=DAEMON_MIGRATE,
             ports=(), health=None, state=(), depends_on=(), run_once=True,
-            networks=frozenset({APP_NET, DATA_NET}),
+            networks=frozenset({APP_NET, DATA_NET}), calls=(), internet=False, data=frozenset({POSTGRES}),
         )
         daemon = replace(daemon, command=DAEMON_SERVER,
                          depends_on=tuple(dict.fromkeys(daemon.depends_on + (PLUGIN_MIGRATION,))))
@@ -136,13 +139,14 @@ def deploy_on_cluster(
     entry: Optional[Entry] = None,
     data: Optional[Union[DataServices, Callable[[KubernetesRuntime], DataServices]]] = None,
     name: Optional[str] = None,
-    service_account: Optional[str] = None,
+    identities: Optional[dict[str, dict[str, str]]] = None,
+    isolation: Optional[Isolation] = None,
 ) -> dict[str, object]:
     """Dify on the cluster behind `provider`. `entry` defaults to config's; `data` defaults to
     self-hosted or external data services as config says (cloud targets pass their managed ones,
     or a function of the runtime when they also run something in the namespace, e.g. a Job that
-    prepares a managed database); `service_account` (bound to a cloud identity by the target) runs
-    the pods that use data."""
+    prepares a managed database); `identities` (workload -> annotations binding its service account to
+    a cloud identity)."""
     name = name or naming.prefix()
     k = config.kubernetes
     entry = entry or entry_from_config(config)
@@ -157,7 +161,10 @@ def deploy_on_cluster(
         network_policies=k.network_policies,
         create_namespace=k.create_namespace,
         keep_namespace=k.keep_data_on_destroy,
-        service_account=service_account,
+        identities=identities,
+        isolation=isolation or isolation_from_config(config),
+        sandbox_namespace=k.sandbox_namespace,
+        cluster_domain=k.cluster_domain,
     )
     if callable(data):
         data = data(runtime)
@@ -170,6 +177,7 @@ def deploy_on_cluster(
                       CONCURRENCY[config.size]),
         config.dify.release,
     )
+    runtime.place(catalog.values())
     DifyApp(f"{name}-app", catalog, runtime, data.workloads)
 
     address = runtime.entry_address
@@ -181,11 +189,51 @@ def deploy_on_cluster(
         "installUrl": url.apply(lambda u: f"{u}/install" if u else None),
         "entryAddress": address,
         "namespace": runtime.namespace,
+        "sandboxNamespace": runtime.sandbox_namespace,
         "size": config.size,
         "internalEndpoints": {**data.internal, **{s.name: s.address for s in catalog.values() if s.ports}},
         "difyVersion": config.dify.version,
         "images": sorted({s.image for s in catalog.values()}),
     }
+
+
+def user_destination(host: Optional[str], port: int, nearby: pulumi.Input[str]) -> Destination:
+    """A server the user runs, on a cloud target: its address when given as one, else the VPC's
+    range or public addresses, on its port."""
+    exact = _address_or(host, [])
+    return Destination(port, exact) if exact else Destination(port, (nearby,), public=True)
+
+
+def user_object_store(endpoint: Optional[str], nearby: pulumi.Input[str]) -> Destination:
+    url = urlsplit(endpoint or "https://s3.amazonaws.com")
+    return user_destination(url.hostname, url.port or (80 if url.scheme == "http" else 443), nearby)
+
+
+def _address_or(host: Optional[str], cidrs: list[str]) -> tuple[str, ...]:
+    if cidrs:
+        return tuple(cidrs)
+    try:
+        return (f"{ipaddress.ip_address(host or '')}/32",)
+    except ValueError:
+        return ()
+
+
+def isolation_from_config(config: StackConfig) -> Isolation:
+    """The cluster's ranges and DNS from `kubernetes.isolation`, and the external data services'
+    addresses (an IP host, or the ranges given; an object store named by host name is public)."""
+    iso = config.kubernetes.isolation
+    external: dict[str, Destination] = {}
+    for service, settings, cidrs in ((POSTGRES, config.postgres, iso.data_cidrs.postgres),
+                                     (REDIS, config.redis, iso.data_cidrs.redis)):
+        if settings.mode == "external":
+            external[service] = Destination(settings.port, _address_or(settings.host, cidrs))
+    store = config.object_storage
+    if store.mode == "external":
+        url = urlsplit(store.endpoint or "https://s3.amazonaws.com")
+        port = url.port or (80 if url.scheme == "http" else 443)
+        external[OBJECT_STORE] = Destination(port, _address_or(url.hostname, iso.data_cidrs.object_storage))
+    return Isolation(cluster_ranges=tuple(iso.cluster_cidrs), metadata=(ALIBABA_METADATA,),
+                     dns_addresses=tuple(iso.dns_addresses), external=external)
 
 
 def provider_from_config(config: StackConfig, name: str) -> k8s.Provider:
@@ -201,4 +249,8 @@ def provider_from_config(config: StackConfig, name: str) -> k8s.Provider:
 
 def deploy(config: StackConfig) -> dict[str, object]:
     name = naming.prefix()
+    if not config.kubernetes.network_policies:
+        pulumi.log.warn("kubernetes.networkPolicies false: no NetworkPolicy is declared, so every pod (the code "
+                        "sandboxes and the plugin daemon among them) reaches every other pod, the nodes, the "
+                        "cluster's API and the cloud's metadata service")
     return deploy_on_cluster(config, provider_from_config(config, name), name=name)

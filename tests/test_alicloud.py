@@ -28,6 +28,8 @@ DEV = {
         "autoscaling": {"minSize": 2, "maxSize": 5},
         "acr": {"instanceId": "cri-abc123", "endpoint": "myacr-registry-vpc.cn-hangzhou.cr.aliyuncs.com"},
     },
+    # Flannel enforces no NetworkPolicy: the stack has to say it accepts that.
+    "kubernetes": {"networkPolicies": False},
 }
 
 T = {
@@ -193,6 +195,9 @@ def test_terway_is_listed_explicitly(prod):
     ack = one(prod, "ack").plain
     names = {a["name"] for a in ack["addons"] if not a.get("disabled")}
     assert "terway-eniip" in names and "flannel" not in names
+    terway = next(a for a in ack["addons"] if a["name"] == "terway-eniip")
+    assert json.loads(terway["config"]) == {"NetworkPolicy": "true"}
+    assert of_kind(prod, "NetworkPolicy")
     assert len(ack["podVswitchIds"]) == 2 and "podCidr" not in ack
     assert ack["serviceCidr"] == "172.16.0.0/16"
     assert ack["enableRrsa"] is True
@@ -255,6 +260,23 @@ def test_dify_reaches_oss_with_a_key_scoped_to_the_bucket(prod):
                        (daemon, ("ALIYUN_OSS_ACCESS_KEY_ID", "ALIYUN_OSS_ACCESS_KEY_SECRET"))):
         for name in names:
             assert "secretKeyRef" in env[name]["valueFrom"], name
+    # Two RAM users, each with its own key and only the bucket's policy: the daemon's key is not the api's.
+    users = {u.name: u.plain["name"] for u in prod.of_type("alicloud:ram/user:User")}
+    assert set(users) == {"dify-alicloud-files-user", "dify-alicloud-files-plugin-user"}
+    keys = {k.name: k.plain["userName"] for k in prod.of_type(T["access_key"])}
+    assert sorted(keys.values()) == sorted(users.values())
+    attached = {a.plain["userName"]: a.plain["policyName"]
+                for a in prod.of_type("alicloud:ram/userPolicyAttachment:UserPolicyAttachment")}
+    assert set(attached) == set(users.values()) and set(attached.values()) == {one(prod, "ram_policy").plain["policyName"]}
+    from tools.mocks import manifests
+    by_secret = {}
+    for m in manifests(prod):
+        if m["kind"] == "Secret":
+            by_secret[m["metadata"]["name"]] = m.get("stringData", {})
+    api_key = by_secret[api["ALIYUN_OSS_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"]]["ALIYUN_OSS_ACCESS_KEY"]
+    daemon_key = by_secret[daemon["ALIYUN_OSS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"]["name"]][
+        "ALIYUN_OSS_ACCESS_KEY_ID"]
+    assert (api_key, daemon_key) == ("dify-alicloud-files-key-id", "dify-alicloud-files-plugin-key-id")
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------------
@@ -364,7 +386,8 @@ def test_stateful_resources_are_protected_in_production(prod, dev):
 # -- secrets and manifests -----------------------------------------------------------------------
 
 def test_secret_values_live_only_in_secrets(prod):
-    secrets = generated_passwords(prod) + [mock.ACCESS_KEY_SECRET, "dify-alicloud-files-key-id"]
+    secrets = generated_passwords(prod) + [mock.ACCESS_KEY_SECRET, "dify-alicloud-files-key-id",
+                                           "dify-alicloud-files-plugin-key-id"]
     assert_secrets_only_in_secrets(prod, secrets, must_reach=secrets)
 
 
@@ -387,6 +410,7 @@ def test_production_workloads_spread_over_zones(prod):
     [
         ({"zones": ["cn-hangzhou-j"]}, {}, "alicloud.zones", "exactly two"),
         ({"networkPlugin": "cilium"}, {}, "alicloud.networkPlugin", "terway"),
+        ({"networkPlugin": "flannel"}, {}, "alicloud.networkPlugin", "kubernetes.networkPolicies false"),
         ({"podCidr": "172.20.0.0/16"}, {}, "alicloud.podCidr", "flannel"),
         ({"serviceCidr": "192.168.0.0/20"}, {}, "alicloud.serviceCidr", "overlaps"),
         ({"vpcId": "vpc-bp1abc"}, {}, "alicloud.vswitchIds", "two vSwitch IDs"),

@@ -284,25 +284,37 @@ def test_no_wildcard_actions_and_star_resources_only_where_aws_requires(prod):
 def test_dify_reaches_only_its_bucket_through_irsa(prod):
     documents = policies(prod)
     bucket_arn = f"arn:aws:s3:::{prod.outputs['bucket']}"
-    dify = documents["dify-prod-dify-policy"]
-    resources = {r for s in dify["Statement"] for r in as_list(s["Resource"])}
-    assert resources == {bucket_arn, f"{bucket_arn}/*"}
-    trust = documents["dify-prod-dify:trust"]["Statement"][0]
     issuer = mock.ISSUER.removeprefix("https://")
-    assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
-    assert trust["Condition"]["StringEquals"] == {f"{issuer}:sub": "system:serviceaccount:dify:dify",
-                                                  f"{issuer}:aud": "sts.amazonaws.com"}
-    (account,) = of_kind(prod, "ServiceAccount")
-    assert account["metadata"]["name"] == "dify" and account["metadata"]["namespace"] == "dify"
-    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == prod.outputs["workloadRoleArn"]
+    trusted = {"dify-api": ["api", "worker", "api-websocket"], "dify-plugin-daemon": "plugin-daemon",
+               "dify-startup": ["beat", "migrate"]}
+    for role, accounts in trusted.items():
+        trust = documents[f"dify-prod-{role}:trust"]["Statement"][0]
+        assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
+        subjects = ([f"system:serviceaccount:dify:{a}" for a in accounts] if isinstance(accounts, list)
+                    else f"system:serviceaccount:dify:{accounts}")
+        assert trust["Condition"]["StringEquals"] == {f"{issuer}:sub": subjects, f"{issuer}:aud": "sts.amazonaws.com"}
+    for role in ("dify-api", "dify-plugin-daemon"):
+        resources = {r for s in documents[f"dify-prod-{role}-policy"]["Statement"] for r in as_list(s["Resource"])}
+        assert resources == {bucket_arn, f"{bucket_arn}/*"}, role
+    assert documents["dify-prod-dify-startup-policy"]["Statement"] == [
+        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket_arn}]
+    accounts = {(a["metadata"]["namespace"], a["metadata"]["name"]): a for a in of_kind(prod, "ServiceAccount")}
     services = by_service(prod)
-    for name in ("api", "worker", "plugin-daemon", "migrate"):
-        assert pod(services[name])["serviceAccountName"] == "dify", name
+    # One service account per workload, in the workload's namespace, without a mounted token.
+    assert set(accounts) == {(w["metadata"]["namespace"], name) for name, w in services.items()}
+    assert all(a["automountServiceAccountToken"] is False for a in accounts.values())
+    role_of = {name: (accounts[(w["metadata"]["namespace"], name)]["metadata"].get("annotations") or {}).get(
+        "eks.amazonaws.com/role-arn") for name, w in services.items()}
+    assert role_of["api"] == role_of["worker"] == role_of["api-websocket"] == prod.outputs["workloadRoleArn"]
+    assert role_of["plugin-daemon"] == prod.outputs["pluginDaemonRoleArn"] != prod.outputs["workloadRoleArn"]
+    assert role_of["beat"] == role_of["migrate"] not in (None, prod.outputs["workloadRoleArn"])
+    assert {n for n, r in role_of.items() if r is None} == set(services) - {
+        "api", "worker", "api-websocket", "plugin-daemon", "beat", "migrate"}
+    for name in ("api", "worker", "api-websocket", "plugin-daemon", "beat", "migrate"):
+        assert pod(services[name])["serviceAccountName"] == name, name
         env = env_of(services[name])
         assert env["S3_USE_AWS_MANAGED_IAM"]["value"] == "true", name
         assert not {"S3_ACCESS_KEY", "S3_SECRET_KEY", "AWS_ACCESS_KEY", "AWS_SECRET_KEY"} & set(env), name
-    for name in ("web", "sandbox", "nginx", "ssrf-proxy"):
-        assert pod(services[name]).get("serviceAccountName") in (None, "default"), name
     assert env_of(services["api"])["STORAGE_TYPE"]["value"] == "s3"
 
 
@@ -484,6 +496,8 @@ def test_preview_runs_before_anything_exists():
          "redis.mode", "managed"),
         ({}, {"objectStorage": {"mode": "managed", "kind": "oss"}}, "objectStorage.kind", "s3"),
         ({}, {"kubernetes": {"entry": "ingress"}}, "kubernetes.entry", "ALB"),
+        ({}, {"kubernetes": {"namespace": "dify", "isolation": {"clusterCidrs": ["10.0.0.0/8"]}}},
+         "kubernetes.isolation", "knows its VPC"),
     ],
 )
 def test_wrong_aws_config_is_rejected_naming_the_key(aws, top, key, hint):

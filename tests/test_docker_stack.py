@@ -37,27 +37,37 @@ def test_all_services_run_as_containers(dev):
 def test_the_lts_release_has_neither_agent_nor_collaboration_services():
     run = run_program("dev", overrides=LTS)
     assert {c.name for c in run.of_type(CONTAINER)} == {f"dify-dev-{s}" for s in LTS_DIFY + DATA}
-    assert {n.inputs["name"] for n in run.of_type(NETWORK)} == {
-        "dify-dev-net-app", "dify-dev-net-sandbox", "dify-dev-net-data"}
+    assert not [n for n in run.of_type(NETWORK) if "agent" in n.inputs["name"] or "websocket" in n.inputs["name"]]
     assert run.outputs["difyVersion"] == "1.13.3"
 
 
-def test_networks_separate_sandbox_and_data(dev):
-    internal = {n.inputs["name"]: n.inputs.get("internal", False) for n in dev.of_type(NETWORK)}
-    assert internal == {"dify-dev-net-app": False, "dify-dev-net-sandbox": True, "dify-dev-net-data": True,
-                        "dify-dev-net-agent-sandbox": True, "dify-dev-net-agent-proxy": True}
-    assert networks_of(dev, "sandbox") == {"sandbox"}
-    assert networks_of(dev, "ssrf-proxy") == {"app", "sandbox"}
-    assert networks_of(dev, "api") == networks_of(dev, "worker") == {"app", "sandbox", "data"}
-    assert networks_of(dev, "plugin-daemon") == {"app", "data"}
-    assert networks_of(dev, "web") == networks_of(dev, "nginx") == {"app"}
-    for data in DATA:
-        assert networks_of(dev, data) == {"data"}
-    # The agent's local sandbox reaches only the agent backend's network and its own proxy's.
-    assert networks_of(dev, "local-sandbox") == {"agent-sandbox", "agent-proxy"}
-    assert networks_of(dev, "agent-ssrf-proxy") == {"app", "agent-proxy"}
-    assert networks_of(dev, "agent-backend") == {"app", "data", "agent-sandbox"}
-    assert networks_of(dev, "api-websocket") == {"app", "data"}
+def test_networks_follow_the_contract(dev):
+    """The Kubernetes matrix (tests/test_isolation.py) as far as Docker networks can hold it: a network
+    joins containers on every port and both ways, and the data users share each data network."""
+    from tests.test_isolation import CALLS, DATA_USERS, INTERNET
+
+    internal = {n.inputs["name"].removeprefix("dify-dev-net-"): n.inputs.get("internal", False)
+                for n in dev.of_type(NETWORK)}
+    subnets = [n.inputs["ipamConfigs"][0]["subnet"] for n in dev.of_type(NETWORK)]
+    assert len(set(subnets)) == len(subnets) and all(s.endswith("/28") for s in subnets)
+    names = DIFY + DATA
+    nets = {name: networks_of(dev, name) for name in names}
+    for name in names:
+        for other in names:
+            if name == other:
+                continue
+            shares = bool(nets[name] & nets[other])
+            called = any(t == other for t, _ in CALLS[name]) or any(t == name for t, _ in CALLS[other])
+            data = (other in DATA_USERS and name in DATA_USERS[other]) or (
+                name in DATA_USERS and other in DATA_USERS[name])
+            data_peers = any(name in users and other in users for users in DATA_USERS.values())
+            assert shares == (called or data or data_peers), (name, other, nets[name] & nets[other])
+        out = {n for n in nets[name] if not internal[n]}
+        assert bool(out) == (name in INTERNET or name == "nginx"), (name, out)
+        assert all(n in (f"egress-{name}", "entry") for n in out), (name, out)
+    assert nets["nginx"] >= {"entry"} and not any("entry" in nets[n] for n in names if n != "nginx")
+    assert nets["sandbox"] == {"api--sandbox", "sandbox--worker", "sandbox--ssrf-proxy"}
+    assert nets["local-sandbox"] == {"agent-backend--local-sandbox", "agent-ssrf-proxy--local-sandbox"}
 
 
 def test_every_container_is_reachable_by_its_service_name(dev):
@@ -136,9 +146,9 @@ def test_only_nginx_publishes_ports(dev):
     for c in dev.of_type(CONTAINER):
         if c.name != "dify-dev-nginx":
             assert not c.inputs.get("ports"), c.name
-    assert container(dev, "nginx").plain["ports"] == [{"internal": 80, "external": 80, "ip": "0.0.0.0"}]
+    assert container(dev, "nginx").plain["ports"] == [{"internal": 8080, "external": 80, "ip": "0.0.0.0"}]
     run = run_program("dev", overrides={"docker": {"httpPort": 8080, "bindAddress": "127.0.0.1"}})
-    assert container(run, "nginx").plain["ports"] == [{"internal": 80, "external": 8080, "ip": "127.0.0.1"}]
+    assert container(run, "nginx").plain["ports"] == [{"internal": 8080, "external": 8080, "ip": "127.0.0.1"}]
     assert run.outputs["difyUrl"] == "http://localhost:8080"
 
 
@@ -177,7 +187,7 @@ def test_tls_serves_https_with_the_given_certificate():
     assert is_secret(nginx.inputs["uploads"])
     files = {u["file"]: u["content"] for u in nginx.plain["uploads"]}
     assert files["/etc/nginx/tls/tls.crt"] == PEM_CERT and files["/etc/nginx/tls/tls.key"] == PEM_KEY
-    assert {p["internal"] for p in nginx.plain["ports"]} == {80, 443}
+    assert {p["internal"] for p in nginx.plain["ports"]} == {8080, 8443}
     assert run.outputs["difyUrl"] == "https://dify.example.com"
 
 
@@ -204,7 +214,7 @@ def test_outputs(dev):
     assert dev.outputs["internalEndpoints"] == {
         "postgres": "postgres:5432", "redis": "redis:6379", "object-store": "object-store:8333",
         "api": "api:5001", "web": "web:3000", "sandbox": "sandbox:8194", "plugin-daemon": "plugin-daemon:5002",
-        "ssrf-proxy": "ssrf-proxy:3128", "nginx": "nginx:80", "api-websocket": "api-websocket:5001",
+        "ssrf-proxy": "ssrf-proxy:3128", "nginx": "nginx:8080", "api-websocket": "api-websocket:5001",
         "agent-backend": "agent-backend:5050", "local-sandbox": "local-sandbox:5004",
         "agent-ssrf-proxy": "agent-ssrf-proxy:3128",
     }

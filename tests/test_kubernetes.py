@@ -35,7 +35,8 @@ PRODUCTION = {
     "size": "production",
     "domain": "dify.example.com",
     **EXTERNAL_DATA,
-    "kubernetes": {"namespace": "dify-prod", "loadBalancer": {"cloud": "aws", "certificate": ACM_ARN}},
+    "kubernetes": {"namespace": "dify-prod", "loadBalancer": {"cloud": "aws", "certificate": ACM_ARN},
+                   "isolation": {"dataCidrs": {"postgres": ["10.20.0.0/24"], "redis": ["10.20.1.0/24"]}}},
 }
 VARIANTS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
     "dev": ({}, ()),
@@ -143,11 +144,25 @@ def test_the_stack_declares_the_expected_objects():
     assert deployments == {"api", "worker", "beat", "web", "sandbox", "plugin-daemon", "ssrf-proxy", "nginx",
                            "api-websocket", "agent-backend", "local-sandbox", "agent-ssrf-proxy"}
     assert {m["metadata"]["name"] for m in of_kind(run, "StatefulSet")} == {"postgres", "redis", "object-store"}
-    services = {m["metadata"]["name"] for m in of_kind(run, "Service")}
-    assert services == {"api", "web", "sandbox", "plugin-daemon", "ssrf-proxy", "nginx", "postgres", "redis",
-                        "object-store", "api-websocket", "agent-backend", "local-sandbox", "agent-ssrf-proxy"}
+    services = {(m["metadata"]["namespace"], m["metadata"]["name"], m["spec"].get("type")) for m in of_kind(run, "Service")}
+    assert services == {
+        *{("dify", s, t) for s, t in (("api", "ClusterIP"), ("web", "ClusterIP"), ("plugin-daemon", "ClusterIP"),
+                                      ("ssrf-proxy", "ClusterIP"), ("nginx", "LoadBalancer"), ("postgres", "ClusterIP"),
+                                      ("redis", "ClusterIP"), ("object-store", "ClusterIP"),
+                                      ("api-websocket", "ClusterIP"), ("agent-backend", "ClusterIP"),
+                                      ("agent-ssrf-proxy", "ClusterIP"),
+                                      ("sandbox", "ExternalName"), ("local-sandbox", "ExternalName"))},
+        ("dify-sandbox", "sandbox", "ClusterIP"), ("dify-sandbox", "local-sandbox", "ClusterIP"),
+        ("dify-sandbox", "ssrf-proxy", "ExternalName"), ("dify-sandbox", "agent-ssrf-proxy", "ExternalName"),
+    }
+    aliases = {(m["metadata"]["namespace"], m["metadata"]["name"]): m["spec"]["externalName"]
+               for m in of_kind(run, "Service") if m["spec"].get("type") == "ExternalName"}
+    assert aliases[("dify", "sandbox")] == "sandbox.dify-sandbox.svc.cluster.local"
+    assert aliases[("dify-sandbox", "ssrf-proxy")] == "ssrf-proxy.dify.svc.cluster.local"
     namespaces = {m["metadata"].get("namespace") for m in manifests(run) if m["kind"] != "Namespace"}
-    assert namespaces == {"dify"}
+    assert namespaces == {"dify", "dify-sandbox"}
+    placed = {m["metadata"]["name"]: m["metadata"]["namespace"] for m in of_kind(run, "Deployment")}
+    assert {n for n, ns in placed.items() if ns == "dify-sandbox"} == {"sandbox", "local-sandbox"}
     providers = run.of_type("pulumi:providers:kubernetes")
     assert len(providers) == 1
     assert all(r.provider.startswith("urn:") for r in run.resources
@@ -292,7 +307,7 @@ def test_configuration_files_are_config_maps_and_certificates_are_secrets():
         assert "secret" in volumes[mounts[path]["name"]], path
     config_maps = {m["metadata"]["name"]: m for m in of_kind(run, "ConfigMap")}
     conf = config_maps[volumes[mounts["/etc/nginx/conf.d/default.conf"]["name"]]["configMap"]["name"]]
-    assert "listen 443 ssl" in conf["data"]["default.conf"]
+    assert "listen 8443 ssl" in conf["data"]["default.conf"]
     squid = by_service(run)["ssrf-proxy"]
     squid_volumes = {v["name"]: v for v in pod(squid)["volumes"]}
     squid_conf = config_maps[squid_volumes["files"]["configMap"]["name"]]["data"]["squid.conf"]
@@ -312,6 +327,8 @@ def test_selectors_match_pod_labels(name):
         assert matches(m["spec"]["selector"]["matchLabels"], pods[m["metadata"]["name"]])
     for kind in ("Service", "PodDisruptionBudget"):
         for m in of_kind(run, kind):
+            if m["spec"].get("type") == "ExternalName":
+                continue
             selector = m["spec"]["selector"]
             selector = selector.get("matchLabels", selector) if kind == "PodDisruptionBudget" else selector
             selected = [w for w, labels in pods.items() if matches(selector, labels)]
@@ -324,7 +341,10 @@ def test_selectors_match_pod_labels(name):
 def test_service_ports_map_to_container_ports(name):
     run = variant(name)
     for service in of_kind(run, "Service"):
+        if service["spec"].get("type") == "ExternalName":
+            continue
         targets = [w for w in workloads(run) if w["kind"] != "Job"
+                   and w["metadata"]["namespace"] == service["metadata"]["namespace"]
                    and matches(service["spec"]["selector"], w["spec"]["template"]["metadata"]["labels"])]
         assert len(targets) == 1
         ports = [p for c in containers(targets[0]) for p in c.get("ports", [])]
@@ -481,13 +501,46 @@ def test_containers_drop_what_their_image_does_not_need():
             assert context["allowPrivilegeEscalation"] is False and context["privileged"] is False
             assert context["capabilities"]["drop"] == ["ALL"]
             assert set(context["capabilities"].get("add", [])) <= BASELINE_CAPABILITIES, name
-    for name in ("api", "worker", "beat", "migrate", "web", "postgres", "redis", "object-store"):
+    for name in ("api", "worker", "beat", "migrate", "web", "postgres", "redis", "object-store", "nginx",
+                 "ssrf-proxy", "agent-ssrf-proxy", "plugin-daemon", "agent-backend", "plugin-migrate"):
         assert pod(services[name])["securityContext"]["runAsNonRoot"] is True, name
+        assert pod(services[name])["securityContext"]["runAsUser"] > 0, name
         assert "add" not in containers(services[name])[0]["securityContext"]["capabilities"], name
-    assert "NET_BIND_SERVICE" in containers(services["nginx"])[0]["securityContext"]["capabilities"]["add"]
     assert "SYS_CHROOT" in containers(services["sandbox"])[0]["securityContext"]["capabilities"]["add"]
-    namespace = of_kind(run, "Namespace")[0]
-    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
+    levels = {m["metadata"]["name"]: m["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+              for m in of_kind(run, "Namespace")}
+    assert levels == {"dify": "restricted", "dify-sandbox": "baseline"}
+
+
+# Paths each image writes, as measured (see components/kubernetes/security.py): the emptyDirs exist.
+WRITABLE = {
+    "api": {"/tmp", "/app/api/storage"}, "worker": {"/tmp", "/app/api/storage"},
+    "beat": {"/tmp", "/app/api/storage"}, "migrate": {"/tmp", "/app/api/storage"},
+    "api-websocket": {"/tmp", "/app/api/storage"}, "web": {"/tmp", "/.pm2", "/app/web/.next/cache"},
+    "plugin-daemon": {"/tmp", "/app/storage"}, "nginx": {"/tmp", "/var/cache/nginx", "/run"},
+    "ssrf-proxy": {"/tmp"}, "agent-ssrf-proxy": {"/tmp"}, "postgres": {"/tmp", "/var/run/postgresql"},
+    "redis": {"/tmp"}, "object-store": {"/tmp"},
+}
+
+
+def test_read_only_roots_have_their_writable_paths_on_volumes():
+    services = by_service(variant("dev"))
+    for name, paths in WRITABLE.items():
+        (container,) = pod(services[name])["containers"]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True, name
+        volumes = {v["name"]: v for v in pod(services[name])["volumes"]}
+        mounted = {m["mountPath"]: volumes.get(m["name"], {"volumeClaimTemplate": m["name"]})
+                   for m in container["volumeMounts"]}
+        assert paths <= set(mounted), (name, paths - set(mounted))
+        assert all("emptyDir" in mounted[p] for p in paths if p != "/app/storage"), name
+    for name in ("sandbox", "local-sandbox", "agent-backend"):
+        (container,) = pod(services[name])["containers"]
+        assert "readOnlyRootFilesystem" not in container["securityContext"], name
+    daemon = pod(services["plugin-daemon"])
+    assert daemon["securityContext"]["runAsUser"] == 1001 and daemon["shareProcessNamespace"] is True
+    assert env_of(services["plugin-daemon"])["HOME"] == {"name": "HOME", "value": "/tmp"}
+    squid = containers(services["ssrf-proxy"])[0]
+    assert squid["command"] == ["squid", "-f", "/etc/squid/squid.conf", "-NYC"]
 
 
 def test_security_profiles_follow_images_through_a_mirror():
@@ -497,91 +550,11 @@ def test_security_profiles_follow_images_through_a_mirror():
     assert pod(api)["securityContext"]["runAsUser"] == 1001
     nginx = containers(services["nginx"])[0]
     assert nginx["image"] == "registry.cn-hangzhou.aliyuncs.com/dify/library/nginx:1.30.5-alpine"
-    assert "NET_BIND_SERVICE" in nginx["securityContext"]["capabilities"]["add"]
+    assert pod(services["nginx"])["securityContext"]["runAsUser"] == 101
+    assert "add" not in nginx["securityContext"]["capabilities"]
 
 
-# -- network policies ----------------------------------------------------------------------------
-
-def _selects(policy: dict, labels: dict[str, str]) -> bool:
-    return matches(policy["spec"]["podSelector"].get("matchLabels", {}), labels)
-
-
-def _peer_matches(peer: dict, labels: dict[str, str]) -> bool:
-    if "ipBlock" in peer or "namespaceSelector" in peer:
-        return False  # other namespaces / addresses: not a pod of this namespace
-    return matches(peer.get("podSelector", {}).get("matchLabels", {}), labels)
-
-
-def may_reach(policies: list[dict], source: dict[str, str], target: dict[str, str], port: int) -> bool:
-    """Whether `source` may open a connection to `target` on `port` in the same namespace."""
-    def allowed(direction: str, subject: dict[str, str], other: dict[str, str]) -> bool:
-        key, peers = ("egress", "to") if direction == "Egress" else ("ingress", "from")
-        for policy in policies:
-            if direction not in policy["spec"]["policyTypes"] or not _selects(policy, subject):
-                continue
-            for rule in policy["spec"].get(key, []):
-                ports = rule.get("ports")
-                if ports and not any(p.get("port") == port for p in ports):
-                    continue
-                if peers not in rule or any(_peer_matches(peer, other) for peer in rule[peers]):
-                    return True
-        return False
-    return allowed("Egress", source, target) and allowed("Ingress", target, source)
-
-
-def may_reach_internet(policies: list[dict], source: dict[str, str]) -> bool:
-    for policy in policies:
-        if "Egress" in policy["spec"]["policyTypes"] and _selects(policy, source):
-            if any("to" not in rule and "ports" not in rule for rule in policy["spec"].get("egress", [])):
-                return True
-    return False
-
-
-def test_network_policies_confine_the_sandbox_and_the_data_services():
-    run = variant("dev")
-    policies = of_kind(run, "NetworkPolicy")
-    default_deny = [p for p in policies if p["spec"]["podSelector"] == {}
-                    and set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"} and not p["spec"].get("ingress")]
-    assert default_deny, "no default-deny policy"
-    labels = {name: m["spec"]["template"]["metadata"]["labels"] for name, m in by_service(run).items()}
-
-    assert not may_reach_internet(policies, labels["sandbox"])
-    assert may_reach(policies, labels["sandbox"], labels["ssrf-proxy"], 3128)
-    assert may_reach_internet(policies, labels["ssrf-proxy"])
-    assert may_reach(policies, labels["api"], labels["sandbox"], 8194)
-    assert not may_reach(policies, labels["sandbox"], labels["api"], 5001)
-    assert not may_reach(policies, labels["sandbox"], labels["postgres"], 5432)
-
-    # The agent's local sandbox: driven by the agent backend, out only through its own proxy.
-    local = labels["local-sandbox"]
-    assert not may_reach_internet(policies, local)
-    assert may_reach(policies, local, labels["agent-ssrf-proxy"], 3128)
-    assert may_reach(policies, labels["agent-backend"], local, 5004)
-    assert may_reach_internet(policies, labels["agent-ssrf-proxy"])
-    for other in ("api", "plugin-daemon", "ssrf-proxy", "sandbox", "web", "nginx", "api-websocket"):
-        port = {"api": 5001, "plugin-daemon": 5002, "ssrf-proxy": 3128, "sandbox": 8194, "web": 3000,
-                "nginx": 80, "api-websocket": 5001}[other]
-        assert not may_reach(policies, local, labels[other], port), other
-        assert not may_reach(policies, labels[other], local, 5004), other
-    assert not may_reach(policies, labels["sandbox"], labels["agent-ssrf-proxy"], 3128)
-    assert may_reach(policies, labels["nginx"], labels["api-websocket"], 5001)
-
-    data_users = {"api", "worker", "beat", "plugin-daemon", "migrate", "plugin-migrate", "api-websocket",
-                  "agent-backend"}
-    for data in ("postgres", "redis", "object-store"):
-        assert not may_reach_internet(policies, labels[data]), data
-        for name, source in labels.items():
-            if name in ("postgres", "redis", "object-store"):
-                continue
-            port = {"postgres": 5432, "redis": 6379, "object-store": 8333}[data]
-            assert may_reach(policies, source, labels[data], port) == (name in data_users), (name, data)
-
-    entry = [p for p in policies if _selects(p, labels["nginx"]) and p["spec"].get("ingress")
-             and any("from" not in rule for rule in p["spec"]["ingress"])]
-    assert entry, "nothing lets the load balancer reach nginx"
-    assert may_reach(policies, labels["nginx"], labels["api"], 5001)
-    assert may_reach(policies, labels["nginx"], labels["plugin-daemon"], 5002)
-
+# -- network policies (the full matrix: tests/test_isolation.py) ------------------------------------
 
 def test_network_policies_can_be_turned_off():
     run = run_program("k8s", overrides={"kubernetes": {"networkPolicies": False}})
@@ -619,7 +592,7 @@ def test_tls_in_nginx_from_a_secret():
     nginx = named(run, "Service", "nginx")
     assert {p["port"]: p["targetPort"] for p in nginx["spec"]["ports"]} == {80: "http", 443: "https"}
     ports = {p["name"]: p["containerPort"] for p in containers(by_service(run)["nginx"])[0]["ports"]}
-    assert ports == {"http": 80, "https": 443}
+    assert ports == {"http": 8080, "https": 8443}
 
 
 def test_ingress_entry():

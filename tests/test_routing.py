@@ -90,7 +90,7 @@ def test_tls_redirects_http_and_serves_the_routes(tmp_path):
     plain, secure = servers(parse(nginx.render(**ADDRESSES, tls=True, body_limit="1G"), tmp_path))
     assert locations(plain)["/"]["return"] == ["301", "https://$host$request_uri"]
     directives = {d["directive"]: d["args"] for d in secure["block"]}
-    assert directives["listen"] == ["443", "ssl"]
+    assert directives["listen"] == ["8443", "ssl"]
     assert directives["ssl_certificate"] == ["/etc/nginx/tls/tls.crt"]
     assert directives["client_max_body_size"] == ["1G"]
     assert set(locations(secure)) >= set(UPSTREAM_ROUTES)
@@ -143,8 +143,8 @@ def _wrap(server_conf: str, prefix: Path, port: int, tls_port: int) -> str:
     if (major, minor) < (1, 25):
         # `http2 on;` arrived in nginx 1.25.1; the image runs 1.30, the test host may be older.
         server_conf = server_conf.replace("    http2 on;\n", "")
-    server_conf = server_conf.replace("listen 80;", f"listen 127.0.0.1:{port};")
-    server_conf = server_conf.replace("listen 443 ssl;", f"listen 127.0.0.1:{tls_port} ssl;")
+    server_conf = server_conf.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+    server_conf = server_conf.replace("listen 8443 ssl;", f"listen 127.0.0.1:{tls_port} ssl;")
     server_conf = server_conf.replace("/etc/nginx/tls", str(prefix))
     return (
         f"pid {prefix}/nginx.pid;\nerror_log stderr warn;\nevents {{}}\n"

@@ -1,7 +1,9 @@
 """An ACK managed cluster (Pro in production) and its node pool across both zones.
 
 - Network plugin: Terway by default (pods get VPC addresses from the pod vSwitches; its addon is
-  listed explicitly, cluster creation fails without it) or Flannel with `podCidr`.
+  listed explicitly, cluster creation fails without it) with NetworkPolicy enforcement on (the add-on's
+  `NetworkPolicy` config; Terway enforces policies with Calico's Felix, in shared-ENI mode), or
+  Flannel with `podCidr`, which enforces no NetworkPolicy.
 - RRSA is enabled so workloads can assume RAM roles through OIDC where the software supports it.
 - The kubeconfig comes from `cs.get_cluster_credential_output` (kept secret); the Kubernetes
   provider built from it waits for the node pool, so workloads are created once nodes exist.
@@ -9,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Optional, Sequence
 
 import pulumi
@@ -22,10 +25,14 @@ from stacks.settings_alicloud import AlicloudSettings, Sizing
 BASE_ADDONS = ("csi-plugin", "csi-provisioner", "managed-coredns", "metrics-server")
 
 
-def addons(settings: AlicloudSettings) -> list[dict]:
-    network = ["terway-eniip"] if settings.network_plugin == "terway" else ["flannel"]
+def addons(settings: AlicloudSettings, network_policies: bool = True) -> list[dict]:
+    if settings.network_plugin == "terway":
+        network = {"name": "terway-eniip", "config": json.dumps({"NetworkPolicy": "true" if network_policies
+                                                                 else "false"})}
+    else:
+        network = {"name": "flannel"}
     # No ingress controller: the nginx Service reuses a load balancer this program creates.
-    return [{"name": n} for n in (*network, *BASE_ADDONS)] + [{"name": "nginx-ingress-controller", "disabled": True}]
+    return [network] + [{"name": n} for n in BASE_ADDONS] + [{"name": "nginx-ingress-controller", "disabled": True}]
 
 
 class AckCluster(pulumi.ComponentResource):
@@ -35,7 +42,7 @@ class AckCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, settings: AlicloudSettings, sizing: Sizing, network: AlicloudNetwork,
                  namespace: str, provider_depends_on: Sequence[pulumi.Resource] = (),
-                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+                 network_policies: bool = True, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("dify:alicloud:AckCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         terway = settings.network_plugin == "terway"
@@ -56,7 +63,7 @@ class AckCluster(pulumi.ComponentResource):
             enable_rrsa=True,
             is_enterprise_security_group=True,
             deletion_protection=sizing.production,
-            addons=addons(settings),
+            addons=addons(settings, network_policies),
             tags=tags(),
             opts=child,
         )

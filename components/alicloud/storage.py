@@ -5,8 +5,10 @@ default, KMS when a key is given), versioning and zone-redundant storage in prod
 
 Credentials: Dify's api (`oss2.Auth`/`AuthV4` with ALIYUN_OSS_ACCESS_KEY / _SECRET_KEY) and the
 plugin daemon (dify-cloud-kit's `oss.New(endpoint, key, secret)`) read static AccessKeys only;
-neither takes the RRSA/OIDC credential chain. So a RAM user whose only policy is this bucket gets
-one AccessKey, kept as a secret in state and handed to the pods through Kubernetes Secrets.
+neither takes the RRSA/OIDC credential chain. So two RAM users whose only policy is this bucket, one
+for Dify's api image (api, worker, beat, websocket, migration) and one for the plugin daemon (which
+runs third-party plugin code), each get an AccessKey, kept as a secret in state and handed to the
+pods through Kubernetes Secrets: a leaked daemon key is revoked without touching the api's.
 Pods reach OSS over its internal (VPC) endpoint.
 """
 
@@ -71,26 +73,32 @@ class OssStorage(pulumi.ComponentResource):
             alicloud.oss.BucketVersioning(f"{name}-versioning", bucket=self.bucket.bucket, status="Enabled",
                                           opts=on_bucket)
 
-        user = alicloud.ram.User(
-            f"{name}-user", name=cloud_name(f"{name}-oss", 64),
-            display_name="Dify object storage", comments="Reaches only the Dify bucket", opts=child,
-        )
         policy = alicloud.ram.Policy(
             f"{name}-policy", policy_name=cloud_name(f"{name}-oss-bucket", 128),
             policy_document=self.bucket.bucket.apply(bucket_policy),
             description="Dify: read and write the one Dify bucket", opts=child,
         )
-        alicloud.ram.UserPolicyAttachment(
-            f"{name}-policy", user_name=user.name, policy_name=policy.policy_name, policy_type="Custom", opts=child,
-        )
-        key = alicloud.ram.AccessKey(
-            f"{name}-key", user_name=user.name, status="Active",
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["secret"]),
-        )
+        keys = {}
+        for consumer, suffix, display in (("", "oss", "Dify object storage"),
+                                          ("plugin-", "oss-plugin", "Dify plugin daemon object storage")):
+            user = alicloud.ram.User(
+                f"{name}-{consumer}user", name=cloud_name(f"{name}-{suffix}", 64),
+                display_name=display, comments="Reaches only the Dify bucket", opts=child,
+            )
+            alicloud.ram.UserPolicyAttachment(
+                f"{name}-{consumer}policy", user_name=user.name, policy_name=policy.policy_name, policy_type="Custom",
+                opts=child,
+            )
+            keys[consumer] = alicloud.ram.AccessKey(
+                f"{name}-{consumer}key", user_name=user.name, status="Active",
+                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["secret"]),
+            )
         self.endpoint_url = internal_endpoint(region)
         self.endpoint = ObjectStoreEndpoint(
             kind="oss", bucket=self.bucket.bucket, plugin_bucket=self.bucket.bucket, region=region,
             endpoint=self.endpoint_url,
-            access_key=pulumi.Output.secret(key.id), secret_key=pulumi.Output.secret(key.secret),
+            access_key=pulumi.Output.secret(keys[""].id), secret_key=pulumi.Output.secret(keys[""].secret),
+            plugin_access_key=pulumi.Output.secret(keys["plugin-"].id),
+            plugin_secret_key=pulumi.Output.secret(keys["plugin-"].secret),
         )
         self.register_outputs({"bucket": self.bucket.bucket})

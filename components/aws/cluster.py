@@ -105,6 +105,8 @@ class EksCluster(pulumi.ComponentResource):
         )
         self.name: pulumi.Output[str] = self.cluster.name
         self.security_group_id: pulumi.Output[str] = self.cluster.vpc_config.cluster_security_group_id
+        self.service_cidr: pulumi.Output[str] = self.cluster.kubernetes_network_config.apply(
+            lambda c: c.service_ipv4_cidr)
         self.issuer_url: pulumi.Output[str] = self.cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
 
         # IRSA: the cluster's OIDC issuer as an IAM identity provider (IAM fetches the issuer's keys itself;
@@ -182,7 +184,7 @@ class EksCluster(pulumi.ComponentResource):
         return k8s.Provider(name, kubeconfig=self.kubeconfig,
                             opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)))
 
-    def workload_role(self, name: str, namespace: str, service_account: str, policy: pulumi.Input[str],
+    def workload_role(self, name: str, namespace: str, service_account: str | Sequence[str], policy: pulumi.Input[str],
                       description: str = "") -> aws.iam.Role:
         return iam.workload_role(name, self.oidc_provider.arn, self.issuer_url, namespace, service_account, policy,
                                  parent=self, description=description)

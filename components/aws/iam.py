@@ -20,15 +20,18 @@ def service_trust(*services: str, tag_session: bool = False) -> str:
     return document([{"Effect": "Allow", "Principal": {"Service": list(services)}, "Action": actions}])
 
 
-def web_identity_trust(provider_arn: str, issuer_url: str, namespace: str, service_account: str) -> str:
-    """IRSA: only the token of `namespace/service_account`, issued for STS, may assume the role."""
+def web_identity_trust(provider_arn: str, issuer_url: str, namespace: str, service_account: str | Sequence[str]) -> str:
+    """IRSA: only the tokens of `namespace/<service_account>` (one or several), issued for STS, may
+    assume the role."""
     issuer = issuer_url.removeprefix("https://")
+    accounts = [service_account] if isinstance(service_account, str) else list(service_account)
+    subjects = [f"system:serviceaccount:{namespace}:{a}" for a in accounts]
     return document([{
         "Effect": "Allow",
         "Principal": {"Federated": provider_arn},
         "Action": "sts:AssumeRoleWithWebIdentity",
         "Condition": {"StringEquals": {
-            f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+            f"{issuer}:sub": subjects[0] if len(subjects) == 1 else subjects,
             f"{issuer}:aud": "sts.amazonaws.com",
         }},
     }])
@@ -43,7 +46,7 @@ def workload_role(
     oidc_provider_arn: pulumi.Input[str],
     issuer_url: pulumi.Input[str],
     namespace: str,
-    service_account: str,
+    service_account: str | Sequence[str],
     policy: pulumi.Input[str],
     parent: Optional[pulumi.Resource] = None,
     description: str = "",

@@ -21,6 +21,7 @@ from components.aws.sdk import aws
 @dataclass(frozen=True)
 class NetworkEndpoint:
     vpc_id: pulumi.Input[str]
+    cidr: pulumi.Input[str]
     private_subnet_ids: list[pulumi.Input[str]]
     public_subnet_ids: list[pulumi.Input[str]]
 
@@ -49,7 +50,8 @@ class Network(pulumi.ComponentResource):
     ) -> None:
         super().__init__("dify:aws:Network", name, None, opts)
         if vpc_id is not None:
-            self.endpoint = NetworkEndpoint(vpc_id, list(private_subnet_ids), list(public_subnet_ids))
+            cidr = aws.ec2.get_vpc_output(id=vpc_id, opts=pulumi.InvokeOutputOptions(parent=self)).cidr_block
+            self.endpoint = NetworkEndpoint(vpc_id, cidr, list(private_subnet_ids), list(public_subnet_ids))
             self.nat_gateways: list[aws.ec2.NatGateway] = []
             self.register_outputs({"vpcId": vpc_id})
             return
@@ -94,6 +96,6 @@ class Network(pulumi.ComponentResource):
                                           opts=child)
             private.append(subnet)
 
-        self.endpoint = NetworkEndpoint(vpc.id, [s.id for s in private], [s.id for s in public])
+        self.endpoint = NetworkEndpoint(vpc.id, vpc.cidr_block, [s.id for s in private], [s.id for s in public])
         self.register_outputs({"vpcId": vpc.id, "privateSubnetIds": self.endpoint.private_subnet_ids,
                                "publicSubnetIds": self.endpoint.public_subnet_ids})

@@ -21,6 +21,11 @@ OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMu
 BUCKET_ACTIONS = ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"]
 
 
+def probe_statements(bucket_arn: str) -> list[iam.Statement]:
+    """HeadBucket only: what Dify's S3 storage does when any of its processes starts."""
+    return [{"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket_arn}]
+
+
 def workload_statements(bucket_arn: str) -> list[iam.Statement]:
     return [
         {"Effect": "Allow", "Action": BUCKET_ACTIONS, "Resource": bucket_arn},
@@ -71,6 +76,7 @@ class S3Storage(pulumi.ComponentResource):
         self.name: pulumi.Output[str] = self.bucket.bucket
         self.workload_policy: pulumi.Output[str] = self.bucket.arn.apply(
             lambda arn: iam.document(workload_statements(arn)))
+        self.probe_policy: pulumi.Output[str] = self.bucket.arn.apply(lambda arn: iam.document(probe_statements(arn)))
         self.endpoint = ObjectStoreEndpoint(
             kind="s3", bucket=self.name, plugin_bucket=self.name, region=region, use_workload_identity=True,
         )

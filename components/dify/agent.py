@@ -16,8 +16,8 @@ from components.dify.releases import Release
 from components.endpoints import RedisEndpoint
 from components.secrets import DifySecrets
 from components.workload import (
-    AGENT_PROXY_NET, AGENT_SANDBOX_NET, APP_NET, DATA_NET, ConfigFile, HealthCheck, Port, ServiceSpec,
-    StateMount,
+    AGENT_PROXY_NET, AGENT_SANDBOX_NET, ALL_DATA, APP_NET, DATA_NET, REDIS, Call, ConfigFile, HealthCheck, Port,
+    ServiceSpec,
 )
 
 WEBSOCKET, AGENT_BACKEND, LOCAL_SANDBOX, AGENT_PROXY = (
@@ -83,6 +83,7 @@ def websocket_service(api_image: str, api_env: tuple[Env, SecretEnv], files: tup
         networks=frozenset({APP_NET, DATA_NET}), uses_data=True, depends_on=("api",),
         # Browsers reconnect their sockets to another replica.
         grace_period_s=60, drain_s=10,
+        data=ALL_DATA,
     )
 
 
@@ -116,6 +117,9 @@ def agent_services(image: dict[str, str], squid_image: str, redis: RedisEndpoint
         health=HealthCheck(port=AGENT_BACKEND_PORT, start_period_s=60),
         networks=frozenset({APP_NET, DATA_NET, AGENT_SANDBOX_NET}), uses_data=True,
         depends_on=(LOCAL_SANDBOX, "plugin-daemon"),
+        calls=(Call("plugin-daemon", PLUGIN_DAEMON_PORT), Call(api_addr.split(":", 1)[0], API_PORT),
+               Call(LOCAL_SANDBOX, LOCAL_SANDBOX_PORT)),
+        data=frozenset({REDIS}), internet=True,
     )
     sandbox = ServiceSpec(
         name=LOCAL_SANDBOX, upstream_name="local_sandbox", image=image["local_sandbox"],
@@ -127,6 +131,7 @@ def agent_services(image: dict[str, str], squid_image: str, redis: RedisEndpoint
         health=HealthCheck(port=LOCAL_SANDBOX_PORT, path="/healthz", command=_curl(LOCAL_SANDBOX_PORT, "/healthz"),
                            start_period_s=10),
         networks=frozenset({AGENT_SANDBOX_NET, AGENT_PROXY_NET}), depends_on=(AGENT_PROXY,),
+        calls=(Call(AGENT_PROXY, PROXY_PORT),),
         # Its jobs and homes live in the container: one instance, never two at once.
         singleton=True,
     )
@@ -139,5 +144,8 @@ def agent_services(image: dict[str, str], squid_image: str, redis: RedisEndpoint
         ),),
         health=HealthCheck(port=PROXY_PORT, command=("CMD", "squid", "-k", "check")),
         networks=frozenset({APP_NET, AGENT_PROXY_NET}),
+        # The two internal paths its config lets through: the backend's stub and the api's files.
+        calls=(Call(AGENT_BACKEND, AGENT_BACKEND_PORT), Call(api_addr.split(":", 1)[0], API_PORT)),
+        internet=True,
     )
     return [backend, sandbox, squid]

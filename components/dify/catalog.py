@@ -14,8 +14,8 @@ import pulumi
 from components import images
 from components.dify import nginx, ssrf_proxy
 from components.dify.concurrency import CONCURRENCY, Concurrency
-from components.dify.ports import API_PORT, PLUGIN_DAEMON_PORT, PROXY_PORT, SANDBOX_PORT, WEB_PORT
-from components.dify.agent import WEBSOCKET, agent_client_env, agent_services, collaboration_env, web_env, websocket_service
+from components.dify.ports import AGENT_BACKEND_PORT, API_PORT, PLUGIN_DAEMON_PORT, PROXY_PORT, SANDBOX_PORT, WEB_PORT
+from components.dify.agent import AGENT_BACKEND, WEBSOCKET, agent_client_env, agent_services, collaboration_env, web_env, websocket_service
 from components.dify.environment import (
     POSTGRES_CA_PATH,
     VERIFYING_SSL_MODES,
@@ -32,7 +32,8 @@ from components.dify.environment import (
     url_env,
 )
 from components.workload import (
-    APP_NET, DATA_NET, SANDBOX_NET, ConfigFile, HealthCheck, Port, PublishedPort, ServiceSpec, StateMount,
+    ALL_DATA, APP_NET, DATA_NET, POSTGRES, SANDBOX_NET, Call, ConfigFile, HealthCheck, Port, PublishedPort,
+    ServiceSpec, StateMount,
 )
 from components.endpoints import DataEndpoints, PostgresEndpoint
 from components.secrets import DifySecrets
@@ -168,6 +169,11 @@ def build_catalog(
     )
     daemon_plain.pop("DB_EXTRAS")
 
+    # api and worker call the code sandbox, the plugin daemon, the SSRF proxy and the agent backend;
+    # they reach model providers and tools on the internet themselves.
+    api_calls = (Call("sandbox", SANDBOX_PORT), Call("plugin-daemon", PLUGIN_DAEMON_PORT),
+                 Call("ssrf-proxy", PROXY_PORT)) + ((Call(AGENT_BACKEND, AGENT_BACKEND_PORT),) if agent else ())
+
     services = [
         ServiceSpec(
             name="api", upstream_name="api", image=image["api"],
@@ -177,6 +183,7 @@ def build_catalog(
                                start_period_s=120, retries=5),
             networks=frozenset({APP_NET, SANDBOX_NET, DATA_NET}), uses_data=True,
             grace_period_s=LONG_GRACE_S, drain_s=DRAIN_S,
+            calls=api_calls, data=ALL_DATA, internet=True,
         ),
         ServiceSpec(
             name="worker", upstream_name="worker", image=image["api"],
@@ -184,11 +191,13 @@ def build_catalog(
             networks=frozenset({APP_NET, SANDBOX_NET, DATA_NET}), uses_data=True, depends_on=("api",),
             # Celery acknowledges tasks as they start: on SIGTERM it finishes the running ones (warm shutdown).
             grace_period_s=LONG_GRACE_S, liveness_command=_celery_ping(release),
+            calls=api_calls, data=ALL_DATA, internet=True,
         ),
         ServiceSpec(
             name="beat", upstream_name="worker_beat", image=image["api"],
             env=beat_env[0], secret_env=beat_env[1], files=ca_files,
             networks=frozenset({APP_NET, DATA_NET}), uses_data=True, depends_on=("api",), singleton=True,
+            data=ALL_DATA,
         ),
         ServiceSpec(
             name="web", upstream_name="web", image=image["web"],
@@ -200,6 +209,7 @@ def build_catalog(
                          f"require('http').get('http://127.0.0.1:{WEB_PORT}/apps',"
                          "r=>process.exit(r.statusCode<500?0:1)).on('error',()=>process.exit(1))"),
             ),
+            calls=(Call("api", API_PORT),),
         ),
         ServiceSpec(
             name="sandbox", upstream_name="sandbox", image=image["sandbox"],
@@ -217,6 +227,7 @@ def build_catalog(
             health=HealthCheck(port=SANDBOX_PORT, path="/health", command=_curl(SANDBOX_PORT, "/health")),
             state=(StateMount("sandbox-dependencies", "/dependencies"),),
             networks=frozenset({SANDBOX_NET}), depends_on=("ssrf-proxy",),
+            calls=(Call("ssrf-proxy", PROXY_PORT),),
         ),
         ServiceSpec(
             name="plugin-daemon", upstream_name="plugin_daemon", image=image["plugin_daemon"],
@@ -231,6 +242,8 @@ def build_catalog(
             ),
             state=(StateMount("plugin-daemon-storage", PLUGIN_STORAGE_ROOT),),
             networks=frozenset({APP_NET, DATA_NET}), uses_data=True,
+            # The inner API on the api; plugins and their pip installs go to the internet.
+            calls=(Call("api", API_PORT),), data=ALL_DATA, internet=True,
         ),
         ServiceSpec(
             name="ssrf-proxy", upstream_name="ssrf_proxy",
@@ -240,6 +253,8 @@ def build_catalog(
                                           proxy_port=PROXY_PORT),),
             health=HealthCheck(port=PROXY_PORT, command=("CMD", "squid", "-k", "check")),
             networks=frozenset({APP_NET, SANDBOX_NET}),
+            # Its reverse port forwards to the sandbox.
+            calls=(Call("sandbox", SANDBOX_PORT),), internet=True,
         ),
     ]
     if collaboration:
@@ -250,16 +265,18 @@ def build_catalog(
     services.append(ServiceSpec(
         name="nginx", upstream_name="nginx",
         image=images.image_ref(images.NGINX, registry.mirror),
-        ports=(Port("http", 80),) + ((Port("https", 443),) if edge.tls else ()),
+        ports=(Port("http", nginx.HTTP_PORT),) + ((Port("https", nginx.HTTPS_PORT),) if edge.tls else ()),
         files=_nginx_files(settings, edge, api_addr, collaboration),
-        public_ports=(PublishedPort("http", 80, edge.http_port),)
-        + ((PublishedPort("https", 443, edge.https_port),) if edge.tls else ()),
-        health=HealthCheck(port=80, path=nginx.HEALTH_PATH,
+        public_ports=(PublishedPort("http", nginx.HTTP_PORT, edge.http_port),)
+        + ((PublishedPort("https", nginx.HTTPS_PORT, edge.https_port),) if edge.tls else ()),
+        health=HealthCheck(port=nginx.HTTP_PORT, path=nginx.HEALTH_PATH,
                            command=("CMD", "wget", "-q", "-O", "/dev/null",
-                                    f"http://127.0.0.1:80{nginx.HEALTH_PATH}")),
+                                    f"http://127.0.0.1:{nginx.HTTP_PORT}{nginx.HEALTH_PATH}")),
         depends_on=("api", "web", "plugin-daemon") + ((WEBSOCKET,) if collaboration else ()),
         # The image stops nginx with SIGQUIT: it closes idle connections and finishes proxied streams.
         grace_period_s=LONG_GRACE_S, drain_s=DRAIN_S,
+        calls=(Call("api", API_PORT), Call("web", WEB_PORT), Call("plugin-daemon", PLUGIN_DAEMON_PORT))
+        + ((Call(WEBSOCKET, API_PORT),) if collaboration else ()),
     ))
     catalog = {service.name: service for service in services}
     return _with_extra_env(catalog, settings.extra_env)

@@ -173,7 +173,7 @@ def plugin_storage_env(store: ObjectStoreEndpoint) -> tuple[Env, SecretEnv]:
             "ALIYUN_OSS_PATH": "",
         }
         # The daemon's names differ from the api's for the same credentials.
-        return plain, _keys(store, "ALIYUN_OSS_ACCESS_KEY_ID", "ALIYUN_OSS_ACCESS_KEY_SECRET")
+        return plain, _keys(store, "ALIYUN_OSS_ACCESS_KEY_ID", "ALIYUN_OSS_ACCESS_KEY_SECRET", plugin=True)
     plain = {
         "PLUGIN_STORAGE_TYPE": "aws_s3",
         "PLUGIN_STORAGE_OSS_BUCKET": _str(store.plugin_bucket),
@@ -183,11 +183,14 @@ def plugin_storage_env(store: ObjectStoreEndpoint) -> tuple[Env, SecretEnv]:
         "S3_USE_PATH_STYLE": _text(store.path_style),
         "AWS_REGION": _str(store.region),
     }
-    return plain, _keys(store, "AWS_ACCESS_KEY", "AWS_SECRET_KEY")
+    return plain, _keys(store, "AWS_ACCESS_KEY", "AWS_SECRET_KEY", plugin=True)
 
 
-def _keys(store: ObjectStoreEndpoint, access_name: str, secret_name: str) -> SecretEnv:
+def _keys(store: ObjectStoreEndpoint, access_name: str, secret_name: str, plugin: bool = False) -> SecretEnv:
     if store.use_workload_identity:
         return {}
-    assert store.access_key is not None and store.secret_key is not None
-    return {access_name: pulumi.Output.secret(store.access_key), secret_name: pulumi.Output.secret(store.secret_key)}
+    access, secret = store.access_key, store.secret_key
+    if plugin and store.plugin_access_key is not None:
+        access, secret = store.plugin_access_key, store.plugin_secret_key
+    assert access is not None and secret is not None
+    return {access_name: pulumi.Output.secret(access), secret_name: pulumi.Output.secret(secret)}

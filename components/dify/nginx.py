@@ -9,6 +9,8 @@ from components.workload import ConfigFile
 CONFIG_PATH = "/etc/nginx/conf.d/default.conf"
 TLS_DIR = "/etc/nginx/tls"
 HEALTH_PATH = "/healthz"
+# Unprivileged ports: nginx needs no capability and runs as its image's user.
+HTTP_PORT, HTTPS_PORT = 8080, 8443
 
 # (location, upstream key). Order as upstream's template; nginx picks the longest prefix anyway.
 ROUTES: tuple[tuple[str, str], ...] = (
@@ -84,12 +86,12 @@ def render(api: str, web: str, plugin_daemon: str, body_limit: str = "100M", tls
     health = f"    location = {HEALTH_PATH} {{\n        access_log off;\n        return 200 \"ok\\n\";\n    }}"
     common = f"    server_name _;\n    client_max_body_size {body_limit};\n    keepalive_timeout 65;\n"
     if not tls:
-        return f"{header}server {{\n    listen 80;\n{common}{health}\n{_locations(upstreams, extra_api_routes)}\n}}\n"
+        return f"{header}server {{\n    listen {HTTP_PORT};\n{common}{health}\n{_locations(upstreams, extra_api_routes)}\n}}\n"
     redirect_port = "" if https_port == 443 else f":{https_port}"
     return (
-        f"{header}server {{\n    listen 80;\n    server_name _;\n{health}\n"
+        f"{header}server {{\n    listen {HTTP_PORT};\n    server_name _;\n{health}\n"
         f"    location / {{\n        return 301 https://$host{redirect_port}$request_uri;\n    }}\n}}\n"
-        f"server {{\n    listen 443 ssl;\n    http2 on;\n{common}"
+        f"server {{\n    listen {HTTPS_PORT} ssl;\n    http2 on;\n{common}"
         f"    ssl_certificate {TLS_DIR}/tls.crt;\n    ssl_certificate_key {TLS_DIR}/tls.key;\n"
         "    ssl_protocols TLSv1.2 TLSv1.3;\n    ssl_prefer_server_ciphers on;\n"
         "    ssl_session_cache shared:SSL:10m;\n    ssl_session_timeout 10m;\n"

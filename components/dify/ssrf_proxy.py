@@ -77,12 +77,13 @@ def render(sandbox_host: Optional[str], sandbox_port: Optional[int], proxy_port:
     lines += [
         "",
         "cache deny all",
-        "coredump_dir /var/spool/squid",
+        "coredump_dir /tmp",
+        "netdb_filename none",
         "client_request_buffer_max_size 100 MB",
         "logfile_rotate 0",
         "cache_log /dev/stderr",
         "access_log stdio:/dev/stdout",
-        "pid_filename /run/squid.pid",
+        "pid_filename /tmp/squid.pid",
         "",
     ]
     return "\n".join(lines)

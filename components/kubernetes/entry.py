@@ -4,7 +4,7 @@ A target picks one of:
 - a Service of type LoadBalancer with the target's annotations (AWS NLB via the AWS Load Balancer
   Controller, Alibaba CLB via the cloud controller manager, or whatever the cluster's controller
   reads). TLS either terminates at the load balancer (a certificate ARN / ID in the annotations; the
-  balancer forwards plain HTTP to nginx's port 80) or in nginx (a certificate from a Secret);
+  balancer forwards plain HTTP to nginx's http port) or in nginx (a certificate from a Secret);
 - an Ingress (the nginx Service stays ClusterIP), with TLS from a Secret the Ingress names;
 - a NodePort Service (bare metal, kind: reach a node's port) or only the ClusterIP Service (reach it
   with `kubectl port-forward` or an entry managed elsewhere).
@@ -28,7 +28,7 @@ _ALI = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-"
 class Entry:
     kind: EntryKind = "loadBalancer"
     annotations: dict[str, str] = field(default_factory=dict)
-    # TLS terminates at the load balancer: port 443 on the balancer forwards to nginx's port 80.
+    # TLS terminates at the load balancer: port 443 on the balancer forwards to nginx's http port.
     tls_at_load_balancer: bool = False
     source_ranges: tuple[str, ...] = ()
     load_balancer_class: Optional[str] = None

@@ -3,15 +3,19 @@
 A profile belongs to an image, not to a service: the dify-api image serves api, worker, beat and the
 migration job alike. Every container drops ALL capabilities, may not escalate privileges and runs
 under the runtime's default seccomp profile; a profile adds back only what that image's own
-entrypoint does (switch users, chroot, bind port 80). Images that ship a non-root user run as it
-(numerically, so `runAsNonRoot` can be verified by the kubelet), with `fsGroup` making volumes writable.
-All capabilities added here are in the Pod Security Standard `baseline` set.
+entrypoint does (switch users, chroot). Images run as a non-root user given by number (so the kubelet
+can verify `runAsNonRoot`), with `fsGroup` making volumes writable, and with a read-only root
+filesystem where the image's writable paths are known (emptyDirs there). That is Pod Security
+`restricted`; the two images that cannot meet it (`level` baseline) run in a second namespace.
+All capabilities added here are in the `baseline` set.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional
+
+RESTRICTED, BASELINE = "restricted", "baseline"
 
 from components import images
 
@@ -23,6 +27,13 @@ class Profile:
     add: tuple[str, ...] = ()
     share_process_namespace: bool = False
     why: str = ""
+    # A read-only root filesystem with an emptyDir at each of `writable`.
+    read_only: bool = False
+    writable: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    # Runs this instead of the image's entrypoint (one that prepares directories as root).
+    entrypoint: Optional[tuple[str, ...]] = None
+    level: str = RESTRICTED
 
     def pod(self) -> dict:
         context: dict = {"seccompProfile": {"type": "RuntimeDefault"}}
@@ -35,40 +46,56 @@ class Profile:
         capabilities: dict = {"drop": ["ALL"]}
         if self.add:
             capabilities["add"] = list(self.add)
-        return {"allowPrivilegeEscalation": False, "privileged": False, "capabilities": capabilities}
+        context = {"allowPrivilegeEscalation": False, "privileged": False, "capabilities": capabilities}
+        if self.read_only:
+            context["readOnlyRootFilesystem"] = True
+        return context
 
 
 # Root daemons that start as root and then switch to an unprivileged user themselves.
 _DROPS_PRIVILEGES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID")
 
 PROFILES: dict[str, Profile] = {
-    # Both Dify images create user `dify` (uid/gid 1001) and switch to it.
-    images.DIFY_API: Profile(1001, 1001, why="runs as its own user dify (1001)"),
-    images.DIFY_WEB: Profile(1001, 1001, why="runs as its own user dify (1001)"),
+    # Both Dify images create user `dify` (uid/gid 1001) and switch to it. The api image writes /tmp and
+    # its storage directory (beat creates it at start); web writes /tmp, pm2's home /.pm2 (its image
+    # creates it for uid 1001) and Next.js's cache.
+    images.DIFY_API: Profile(1001, 1001, read_only=True, writable=("/tmp", "/app/api/storage"),
+                             why="runs as its own user dify (1001)"),
+    images.DIFY_WEB: Profile(1001, 1001, read_only=True, writable=("/tmp", "/.pm2", "/app/web/.next/cache"),
+                             why="runs as its own user dify (1001)"),
     # The sandbox runs user code chrooted under an unprivileged uid it switches to per request,
-    # and kills runaway children owned by that uid.
-    images.DIFY_SANDBOX: Profile(add=_DROPS_PRIVILEGES + ("KILL", "SYS_CHROOT"),
+    # kills runaway children owned by that uid, and writes its root.
+    images.DIFY_SANDBOX: Profile(add=_DROPS_PRIVILEGES + ("KILL", "SYS_CHROOT"), level=BASELINE,
                                  why="chroot and setuid for each code run"),
     # The agent backend's image creates user dify (1001) and runs as it.
     images.DIFY_AGENT_BACKEND: Profile(1001, 1001, why="runs as its own user dify (1001)"),
     # The local sandbox runs as its image's user `dify` (named, without a fixed uid, so the kubelet cannot
-    # check runAsNonRoot); Landlock needs no capability, and no_new_privs suits it.
-    images.DIFY_AGENT_LOCAL_SANDBOX: Profile(why="its image's own user dify; Landlock needs no capabilities"),
-    # The plugin daemon runs plugins as child processes under its own (root) user in its working path.
-    # Plugins exit when they see getppid() == 1, which happens as PID 1's children without a shared
-    # process namespace (the fix upstream's Helm chart adopted).
-    images.DIFY_PLUGIN_DAEMON: Profile(share_process_namespace=True,
-                                       why="root in its own working path; needs no capabilities"),
-    # nginx: master binds :80/:443 as root, workers run as `nginx`, temp dirs are chowned at start.
-    images.NGINX: Profile(add=("CHOWN", "SETGID", "SETUID", "NET_BIND_SERVICE"),
-                          why="binds :80, workers switch to nginx"),
-    # squid: the entrypoint prepares its log/spool dirs, then squid switches to `proxy`.
-    images.SQUID: Profile(add=_DROPS_PRIVILEGES, why="prepares its dirs, then switches to proxy"),
-    # Official postgres and redis images support running directly as their service user.
-    images.POSTGRES_PGVECTOR: Profile(999, 999, why="runs as postgres (999)"),
-    images.REDIS: Profile(999, 1000, why="runs as redis (999:1000)"),
+    # check runAsNonRoot); Landlock needs no capability, and no_new_privs suits it. Its jobs live in
+    # its root filesystem.
+    images.DIFY_AGENT_LOCAL_SANDBOX: Profile(level=BASELINE,
+                                             why="its image's own user dify; Landlock needs no capabilities"),
+    # The plugin daemon runs plugins as child processes in its working path (an emptyDir). Plugins exit
+    # when they see getppid() == 1, which happens as PID 1's children without a shared process
+    # namespace (the fix upstream's Helm chart adopted). As uid 1001 its Python tooling caches in HOME.
+    images.DIFY_PLUGIN_DAEMON: Profile(1001, 1001, share_process_namespace=True, read_only=True,
+                                       writable=("/tmp",), env=(("HOME", "/tmp"),),
+                                       why="uid 1001 in its own working path; needs no capabilities"),
+    # nginx as its image's user nginx (101) on 8080/8443: no capability; pid in /run, temp files in
+    # /var/cache/nginx.
+    images.NGINX: Profile(101, 101, read_only=True, writable=("/tmp", "/var/cache/nginx", "/run"),
+                          why="runs as nginx (101) on unprivileged ports"),
+    # squid as the image's user proxy (13), started directly: the image's entrypoint only prepares
+    # log and cache directories as root, which this config does not use (pid and core files in /tmp).
+    images.SQUID: Profile(13, 13, read_only=True, writable=("/tmp",),
+                          entrypoint=("squid", "-f", "/etc/squid/squid.conf", "-NYC"),
+                          why="runs as proxy (13), logs to stdout, caches nothing on disk"),
+    # Official postgres and redis images support running directly as their service user, with a
+    # read-only root when the socket directory and /tmp are writable.
+    images.POSTGRES_PGVECTOR: Profile(999, 999, read_only=True, writable=("/tmp", "/var/run/postgresql"),
+                                      why="runs as postgres (999)"),
+    images.REDIS: Profile(999, 1000, read_only=True, writable=("/tmp",), why="runs as redis (999:1000)"),
     # SeaweedFS needs only its data directory.
-    images.SEAWEEDFS: Profile(1000, 1000, why="needs only its data directory"),
+    images.SEAWEEDFS: Profile(1000, 1000, read_only=True, writable=("/tmp",), why="needs only its data directory"),
 }
 
 DEFAULT = Profile(why="unknown image: no capabilities")

@@ -18,6 +18,9 @@ ALB_ZONE_ID = "Z35SXDOTRQ7X7K"
 OIDC_ID = "EXAMPLED539D4633E53DE1B71EXAMPLE"
 ISSUER = f"https://oidc.eks.{REGION}.amazonaws.com/id/{OIDC_ID}"
 CLUSTER_SG = "sg-0c1u5te7000000001"
+SERVICE_CIDR = "172.20.0.0/16"
+S3_PREFIXES = ["3.5.0.0/19", "52.216.0.0/15", "54.231.0.0/16"]
+EXISTING_VPC_CIDR = "10.50.0.0/16"
 
 
 def _suffix(name: str, n: int = 8) -> str:
@@ -42,6 +45,12 @@ def call(token: str, args: dict[str, Any]) -> Optional[dict[str, Any]]:
                 f"arn:aws:route53:::hostedzone/{HOSTED_ZONE_ID}", "resourceRecordSetCount": 4}
     if token == "aws:lb/getHostedZoneId:getHostedZoneId":
         return {"id": ALB_ZONE_ID}
+    if token == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
+        return {"id": "pl-63a5400a", "name": args["name"], "addressFamily": "IPv4", "maxEntries": 0,
+                "ownerId": "AWS", "arn": f"arn:aws:ec2:{REGION}:aws:prefix-list/pl-63a5400a", "version": 1,
+                "entries": [{"cidr": c, "description": ""} for c in S3_PREFIXES]}
+    if token == "aws:ec2/getVpc:getVpc":
+        return {"id": args["id"], "cidrBlock": EXISTING_VPC_CIDR, "arn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc/{args['id']}"}
     return None
 
 
@@ -64,6 +73,7 @@ def state(typ: str, name: str, inputs: dict[str, Any]) -> Optional[dict[str, Any
             "identities": [{"oidcs": [{"issuer": ISSUER}]}],
             "vpcConfig": {**inputs.get("vpcConfig", {}), "clusterSecurityGroupId": CLUSTER_SG,
                           "vpcId": "vpc-0mock"},
+            "kubernetesNetworkConfig": {"serviceIpv4Cidr": SERVICE_CIDR, "ipFamily": "ipv4"},
         }
     if typ == "aws:iam/role:Role":
         return {"arn": f"arn:aws:iam::{ACCOUNT}:role/{name}-{_suffix(name, 7)}", "name": f"{name}-{_suffix(name, 7)}"}
