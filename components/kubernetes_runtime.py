@@ -302,6 +302,8 @@ class KubernetesRuntime(pulumi.ComponentResource):
         main["env"] += [{"name": k, "value": v} for k, v in profile.env if k not in given]
         if profile.entrypoint and not spec.entrypoint:
             main["command"] = list(profile.entrypoint)
+        if spec.writes_image:
+            main["securityContext"].pop("readOnlyRootFilesystem", None)
 
     def _peer(self, service: str, seen_from: Optional[str] = None) -> dict:
         """A peer selecting `service`'s pods, from a policy in the namespace of level `seen_from`."""

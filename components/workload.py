@@ -105,6 +105,8 @@ class ServiceSpec:
     calls: tuple[Call, ...] = ()
     data: frozenset[str] = frozenset()
     internet: bool = False
+    # Writes into its image's own directories (so no read-only root filesystem for it).
+    writes_image: bool = False
 
     @property
     def address(self) -> str:

@@ -198,6 +198,8 @@ def build_catalog(
             env=beat_env[0], secret_env=beat_env[1], files=ca_files,
             networks=frozenset({APP_NET, DATA_NET}), uses_data=True, depends_on=("api",), singleton=True,
             data=ALL_DATA,
+            # celery beat keeps its schedule file (celerybeat-schedule) in its working directory, /app/api.
+            writes_image=True,
         ),
         ServiceSpec(
             name="web", upstream_name="web", image=image["web"],
