@@ -24,7 +24,8 @@ PULUMI_VERSION="${PULUMI_VERSION:-v3.274.0}"
 # The provider module has no tags of its own; this is the pseudo-version the proxy serves.
 K8S_PROVIDER_MODULE_VERSION="${K8S_PROVIDER_MODULE_VERSION:-v4.0.0-20260115033456-f47bc2d6f199}"
 K8S_PROVIDER_VERSION="${K8S_PROVIDER_VERSION:-4.25.0}"
-# Its sdk/v4 (replaced with ../sdk upstream); v4.25.0 is not served, the nearest served is.
+# Its sdk/v4 (replaced with ../sdk upstream) is not served at v4.25.0; the wrapper requires a served
+# one, and the provider's other requirements raise it to v4.24.0 (minimum version selection).
 K8S_SDK_MODULE_VERSION="${K8S_SDK_MODULE_VERSION:-v4.22.2}"
 RANDOM_PROVIDER_VERSION="${RANDOM_PROVIDER_VERSION:-4.21.4}"
 KUBERNETES_VERSION="${KUBERNETES_VERSION:-v1.37.2}"
@@ -102,6 +103,18 @@ build_kwok() {
   $NICE go get -tool "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" || return 1
   $NICE go build -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" \
     -o "$out/bin/kwok" sigs.k8s.io/kwok/cmd/kwok || return 1
+  # kwok runs no stage it is not given: the module's fast node and pod stages (nodes become Ready and
+  # keep a heartbeat, pods become Running and Ready at once, pods of Jobs complete, deleted pods go),
+  # as one config file: $out/stages/kwok.yaml.
+  local dir st
+  dir="$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')"
+  st="$dir/kustomize/stage"
+  mkdir -p "$out/stages"
+  for f in node/fast/node-initialize.yaml node/heartbeat/node-heartbeat.yaml pod/fast/pod-ready.yaml \
+           pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    [ -f "$st/$f" ] || { echo "missing kwok stage $f"; return 1; }
+    { echo "---"; cat "$st/$f"; } >>"$out/stages/kwok.yaml"
+  done
 }
 
 build_pulumi() {
@@ -208,6 +221,7 @@ print_env() {
 
 main() {
   if [ "${1:-}" = "--env" ]; then print_env; return 0; fi
+  command -v go >/dev/null || { log "go is not installed (the toolchain is built from Go modules)"; return 1; }
   local comps="${*:-$ALL}" c failed=""
   for c in $comps; do
     build_one "$c" || failed="$failed $c"

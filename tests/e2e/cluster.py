@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import random
 import socket
 import ssl
 import subprocess
@@ -27,10 +28,28 @@ STORAGE_CLASS = "e2e-local"
 NODES = ("kwok-node-0", "kwok-node-1", "kwok-node-2")
 
 
+_taken: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the kernel's ephemeral range, so an outgoing connection cannot take it
+    between this check and the server's bind."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(200):
+        port = random.randrange(max(1024, low - 12000), low)
+        if port in _taken:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _taken.add(port)
+        return port
+    raise RuntimeError("no free port on 127.0.0.1")
 
 
 def _openssl(*args: str, cwd: Path) -> None:
@@ -186,7 +205,7 @@ class ControlPlane:
             "--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
             "--bind-address", "127.0.0.1", "--secure-port", str(free_port()), "--leader-elect=false",
             "--service-account-private-key-file", str(c / "sa.key"), "--root-ca-file", str(c / "ca.crt"),
-            "--use-service-account-credentials=false", "--controllers", "*,-nodeipam,-cloud-node-lifecycle",
+            "--use-service-account-credentials=false",
             "--cluster-signing-cert-file", str(c / "ca.crt"), "--cluster-signing-key-file", str(c / "ca.key"),
         ])
         self._start("kube-scheduler", [
@@ -194,7 +213,7 @@ class ControlPlane:
             "--bind-address", "127.0.0.1", "--secure-port", str(free_port()), "--leader-elect=false",
         ])
         self._start("kwok", [
-            "--kubeconfig", kc, "--manage-all-nodes=false",
+            "--kubeconfig", kc, "--config", self.bins["kwok-stages"], "--manage-all-nodes=false",
             "--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake",
             "--cidr", "10.244.0.0/16", "--node-ip", "10.250.0.1",
             "--server-address", f"127.0.0.1:{free_port()}",

