@@ -24,16 +24,17 @@ PULUMI_VERSION="${PULUMI_VERSION:-v3.274.0}"
 # The provider module has no tags of its own; this is the pseudo-version the proxy serves.
 K8S_PROVIDER_MODULE_VERSION="${K8S_PROVIDER_MODULE_VERSION:-v4.0.0-20260115033456-f47bc2d6f199}"
 K8S_PROVIDER_VERSION="${K8S_PROVIDER_VERSION:-4.25.0}"
-# Its sdk/v4 (replaced with ../sdk upstream) is not served at v4.25.0; the wrapper requires a served
-# one, and the provider's other requirements raise it to v4.24.0 (minimum version selection).
-K8S_SDK_MODULE_VERSION="${K8S_SDK_MODULE_VERSION:-v4.22.2}"
+# Its sdk/v4 (replaced with ../sdk upstream) is not served at v4.25.0; the wrapper requires a served one
+# (the provider's other requirements need at least v4.24.0).
+K8S_SDK_MODULE_VERSION="${K8S_SDK_MODULE_VERSION:-v4.24.0}"
 RANDOM_PROVIDER_VERSION="${RANDOM_PROVIDER_VERSION:-4.21.4}"
 KUBERNETES_VERSION="${KUBERNETES_VERSION:-v1.37.2}"
 ETCD_VERSION="${ETCD_VERSION:-v3.7.3}"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 
 export CGO_ENABLED=0
-export GOFLAGS="${GOFLAGS:--p=2} -buildvcs=false"
+# -p=2 first, so a GOFLAGS of the caller's that sets -p wins.
+export GOFLAGS="-p=2 ${GOFLAGS:-} -buildvcs=false"
 export GOTOOLCHAIN=local
 export GONOSUMDB="${GONOSUMDB:-}"
 NICE="nice -n 10"
