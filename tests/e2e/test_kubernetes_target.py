@@ -128,10 +128,12 @@ def test_up_of_the_lts_release(pulumi, cluster, state):
     assert len(jobs) == 1, [j["metadata"]["name"] for j in w["jobs"]]
     job = jobs[0]
     assert job["status"].get("succeeded") == 1, job["status"]
+    # (Kubernetes timestamps have one-second resolution.)
     done = when(job["status"]["completionTime"])
-    for pod in w["pods"]:
-        if name_of(pod) in ("api", "worker", "beat"):
-            assert when(pod["metadata"]["creationTimestamp"]) >= done, (pod["metadata"]["name"], done)
+    after_job = [p for p in w["pods"] if name_of(p) in ("api", "worker", "beat")]
+    assert len(after_job) == 3, [p["metadata"]["name"] for p in after_job]
+    for pod in after_job:
+        assert when(pod["metadata"]["creationTimestamp"]) >= done, (pod["metadata"]["name"], done)
     state["job"] = job["metadata"]["name"]
 
 
