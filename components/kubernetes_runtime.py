@@ -52,6 +52,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
         labels: dict[str, str],
         entry: Entry = Entry(),
         storage_class: Optional[str] = None,
+        grow_volumes: bool = True,
         network_policies: bool = True,
         create_namespace: bool = True,
         keep_namespace: bool = True,
@@ -68,6 +69,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
         self.labels = dict(labels)
         self.entry = entry
         self.storage_class = storage_class
+        self.grow_volumes = grow_volumes
         self.network_policies = network_policies
         self.isolation = isolation or network.Isolation()
         # Data services running as workloads here, by port (the others are reached at isolation.external).
@@ -247,7 +249,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
                                                           ignore_changes=["spec.volumeClaimTemplates"]),
                 ),
             )
-            for mount in spec.state:
+            for mount in spec.state if self.grow_volumes else ():
                 self._grow_claim(spec, mount.volume, workload, owner)
         else:
             autoscaled = size.autoscaled and not spec.singleton

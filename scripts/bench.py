@@ -28,7 +28,9 @@ _EXTERNAL_DATA = {
                       "useWorkloadIdentity": True},
 }
 VARIANTS = {
-    "k8s+production": ("k8s", {"size": "production", "domain": "dify.example.com", **_EXTERNAL_DATA},
+    "k8s+production": ("k8s", {"size": "production", "domain": "dify.example.com", **_EXTERNAL_DATA,
+                               "kubernetes": {"namespace": "dify", "isolation": {"dataCidrs": {
+                                   "postgres": ["10.0.12.0/24"], "redis": ["10.0.13.0/24"]}}}},
                        ("postgres", "redis")),
 }
 

@@ -576,6 +576,9 @@ class KubernetesSettings(Strict):
     cluster_domain: str = "cluster.local"
     create_namespace: bool = True
     storage_class: Optional[str] = None
+    # A larger `size` grows the data services' claims in place; false keeps them at the size they have
+    # (for storage classes that cannot expand volumes).
+    grow_volumes: bool = True
     keep_data_on_destroy: bool = True
     network_policies: bool = True
     isolation: IsolationSettings = Field(default_factory=IsolationSettings)

@@ -158,6 +158,7 @@ def deploy_on_cluster(
         labels=naming.labels(),
         entry=entry,
         storage_class=k.storage_class,
+        grow_volumes=k.grow_volumes,
         network_policies=k.network_policies,
         create_namespace=k.create_namespace,
         keep_namespace=k.keep_data_on_destroy,

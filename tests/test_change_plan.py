@@ -59,3 +59,10 @@ def test_the_plan_sees_a_replacement_that_would_lose_data():
     lost = {(t, n) for t, n, _ in stateful_losses(before, after)}
     assert ("kubernetes:core/v1:Namespace", "dify-k8s-namespace") in lost
     assert ("kubernetes:apps/v1:StatefulSet", "dify-k8s-postgres") in lost
+
+
+def test_claims_can_be_left_at_their_size_where_the_storage_class_cannot_grow_them():
+    dev, small = _runs("k8s", {"kubernetes": {"namespace": "dify", "growVolumes": False}},
+                       {"size": "small", "kubernetes": {"namespace": "dify", "growVolumes": False}})
+    assert not small.of_type("kubernetes:core/v1:PersistentVolumeClaimPatch")
+    assert stateful_losses(dev, small) == []

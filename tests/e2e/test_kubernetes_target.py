@@ -25,20 +25,16 @@ DESTRUCTIVE = {"replace", "create-replacement", "delete-replaced", "delete", "di
 CLAIMS = ("postgres-data-postgres-0", "object-store-data-object-store-0", "redis-data-redis-0")
 
 
-def releases() -> Optional[Any]:
-    """components/dify/releases.py (RELEASES, LTS_VERSION, DEFAULT_VERSION) once it exists."""
-    try:
-        return importlib.import_module("components.dify.releases")
-    except ModuleNotFoundError:
-        return None
+SANDBOX_NAMESPACE = f"{NAMESPACE}-sandbox"
+NAMESPACES = (NAMESPACE, SANDBOX_NAMESPACE)
+
+
+def releases() -> Any:
+    return importlib.import_module("components.dify.releases")
 
 
 def lts_version() -> str:
-    table = releases()
-    if table is not None:
-        return table.LTS_VERSION
-    from stacks.config import DEFAULT_DIFY_VERSION
-    return DEFAULT_DIFY_VERSION
+    return releases().LTS_VERSION
 
 
 def when(stamp: str) -> datetime:
@@ -46,14 +42,17 @@ def when(stamp: str) -> datetime:
 
 
 def workloads(kube) -> dict[str, list[dict]]:
-    base = f"/namespaces/{NAMESPACE}"
+    """Dify's objects in both namespaces (the code sandboxes run in the baseline one)."""
+    def each(api: str, kind: str) -> list[dict]:
+        return [o for ns in NAMESPACES for o in kube.items(f"{api}/namespaces/{ns}/{kind}")]
+
     return {
-        "deployments": kube.items(f"/apis/apps/v1{base}/deployments"),
-        "statefulsets": kube.items(f"/apis/apps/v1{base}/statefulsets"),
-        "jobs": kube.items(f"/apis/batch/v1{base}/jobs"),
-        "pods": kube.items(f"/api/v1{base}/pods"),
-        "claims": kube.items(f"/api/v1{base}/persistentvolumeclaims"),
-        "secrets": kube.items(f"/api/v1{base}/secrets"),
+        "deployments": each("/apis/apps/v1", "deployments"),
+        "statefulsets": each("/apis/apps/v1", "statefulsets"),
+        "jobs": each("/apis/batch/v1", "jobs"),
+        "pods": each("/api/v1", "pods"),
+        "claims": each("/api/v1", "persistentvolumeclaims"),
+        "secrets": each("/api/v1", "secrets"),
     }
 
 
@@ -84,8 +83,14 @@ def steps_of(preview: dict) -> list[tuple[str, str, str]]:
     return out
 
 
+DATA_SECRETS = tuple(f"-{d}-{kind}" for d in ("postgres", "redis", "object-store") for kind in ("env", "files"))
+
+
 def destructive_data_steps(steps: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
-    return [s for s in steps if s[0] in DESTRUCTIVE and (s[1] in STATEFUL or s[1] == SECRET)]
+    """Replacements or deletions of claims, StatefulSets and the data services' Secrets (their passwords).
+    The Dify services' own Secrets are immutable and content-named: new content is a new Secret."""
+    return [s for s in steps if s[0] in DESTRUCTIVE
+            and (s[1] in STATEFUL or (s[1] == SECRET and s[2].endswith(DATA_SECRETS)))]
 
 
 @pytest.fixture(scope="module")
@@ -139,21 +144,27 @@ def test_up_of_the_lts_release(pulumi, cluster, state):
 
 def test_every_pod_admitted_by_the_namespace_pod_security_level(pulumi, cluster, state):
     kube = cluster.kube
-    namespace = kube.get(f"/api/v1/namespaces/{NAMESPACE}")
-    labels = namespace["metadata"]["labels"]
-    assert labels.get("pod-security.kubernetes.io/enforce") == "baseline"
-    events = kube.items(f"/api/v1/namespaces/{NAMESPACE}/events")
-    failed = [(e["involvedObject"]["name"], e.get("message")) for e in events if e.get("reason") == "FailedCreate"]
-    assert failed == []
-    # Pod Security is enforced by this apiserver: a privileged pod is refused in the namespace.
+    for namespace, level in ((NAMESPACE, "restricted"), (SANDBOX_NAMESPACE, "baseline")):
+        labels = kube.get(f"/api/v1/namespaces/{namespace}")["metadata"]["labels"]
+        assert labels.get("pod-security.kubernetes.io/enforce") == level, namespace
+        events = kube.items(f"/api/v1/namespaces/{namespace}/events")
+        failed = [(e["involvedObject"]["name"], e.get("message")) for e in events if e.get("reason") == "FailedCreate"]
+        assert failed == [], namespace
+        # Pod Security is enforced by this apiserver: a privileged pod is refused in the namespace.
+        with pytest.raises(Exception) as refused:
+            kube.request("POST", f"/api/v1/namespaces/{namespace}/pods?dryRun=All", {
+                "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "e2e-privileged"},
+                "spec": {"containers": [{"name": "c", "image": "busybox:1.36",
+                                         "securityContext": {"privileged": True}}]}})
+        assert "violates PodSecurity" in refused.value.read().decode()
+    # A pod that is fine for baseline but not for restricted (root, capabilities kept) is refused in Dify's.
     with pytest.raises(Exception) as refused:
         kube.request("POST", f"/api/v1/namespaces/{NAMESPACE}/pods?dryRun=All", {
-            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "e2e-privileged"},
-            "spec": {"containers": [{"name": "c", "image": "busybox:1.36",
-                                     "securityContext": {"privileged": True}}]}})
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "e2e-root"},
+            "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}})
     assert "violates PodSecurity" in refused.value.read().decode()
     # Each workload's pods exist and run (so none was refused).
-    pods = kube.items(f"/api/v1/namespaces/{NAMESPACE}/pods")
+    pods = workloads(kube)["pods"]
     running = [p for p in pods if p["status"].get("phase") == "Running"]
     expected = sum(d["spec"]["replicas"] for d in workloads(kube)["deployments"]) + 3  # + the StatefulSets
     assert len(running) == expected, sorted(p["metadata"]["name"] for p in running)
@@ -176,7 +187,7 @@ def test_exported_state_holds_no_generated_secret_in_plaintext(pulumi, cluster):
             assert set(r["outputs"]["result"]) == {"4dabf18193072939515e22adb298388d", "ciphertext"}, r["urn"]
     # What the cluster's Secrets hold (every generated credential as Kubernetes stores it).
     cluster_values = set()
-    for s in cluster.kube.items(f"/api/v1/namespaces/{NAMESPACE}/secrets"):
+    for s in workloads(cluster.kube)["secrets"]:
         for v in (s.get("data") or {}).values():
             decoded = base64.b64decode(v).decode(errors="replace")
             if len(decoded) >= 12:
@@ -214,13 +225,13 @@ def test_preview_of_a_size_change(size_preview):
     assert [s for s in destructive_data_steps(steps) if s[1] != "kubernetes:apps/v1:StatefulSet"] == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "defect found by this tier: the size presets give the data services different volume sizes "
-    "(components/kubernetes/sizing.py: postgres-data 10Gi -> 20Gi, redis-data 2Gi -> 5Gi, object-store-data "
-    "20Gi -> 50Gi), StatefulSet volumeClaimTemplates are immutable, so dev -> small plans to replace all three "
-    "StatefulSets (delete, then create: the data services go down; the claims are kept but not grown)"))
-def test_preview_of_a_size_change_keeps_the_statefulsets(size_preview):
+def test_preview_of_a_size_change_keeps_the_statefulsets_and_grows_the_claims(size_preview):
+    """The size presets give the data services larger volumes; StatefulSet claim templates are immutable,
+    so the program leaves them and patches the claims instead."""
     assert replace_reasons(size_preview, "kubernetes:apps/v1:StatefulSet") == {}
+    patches = {name for op, typ, name in steps_of(size_preview)
+               if op == "update" and typ == "kubernetes:core/v1:PersistentVolumeClaimPatch"}
+    assert patches == {f"dify-e2e-{c}-claim" for c in ("postgres-data", "redis-data", "object-store-data")}, patches
 
 
 def test_policy_pack_passes_and_fails_on_a_broken_variant(pulumi):
@@ -228,24 +239,23 @@ def test_policy_pack_passes_and_fails_on_a_broken_variant(pulumi):
     text = ok.stdout + ok.stderr
     assert ok.returncode == 0, text[-4000:]
     assert "dify-gates" in text, text[-4000:]
-    # Broken: a credential as a plain environment value.
-    # (--plaintext: the CLI itself warns that the key looks like a secret; this is the mistake on purpose)
-    pulumi.config({"dify-deploy:dify.extraEnv.api.E2E_DELIBERATE_PASSWORD": "plain-text-on-purpose"}, STACK, "--plaintext")
+    # Broken: the config model refuses a plain credential before any gate could see it, so the broken
+    # variant is of the program itself: a copy whose containers have no resource limits.
+    pods = pulumi.project / "components" / "kubernetes" / "pods.py"
+    original = pods.read_text()
+    assert '"resources": size.resources.manifest(),' in original
+    pods.write_text(original.replace('"resources": size.resources.manifest(),', '"resources": {},'))
     try:
         bad = pulumi.run("preview", "--stack", STACK, "--policy-pack", "policy", check=False)
     finally:
-        pulumi.run("config", "rm", "--stack", STACK, "--path", "dify-deploy:dify.extraEnv")
+        pods.write_text(original)
     text = bad.stdout + bad.stderr
     assert bad.returncode != 0, text[-4000:]
-    assert "kubernetes-secrets-from-secret-refs" in text, text[-4000:]
-    assert "E2E_DELIBERATE_PASSWORD" in text, text[-4000:]
+    assert "kubernetes-resource-limits" in text, text[-4000:]
 
 
 def test_upgrade_to_the_current_release(pulumi, cluster, state):
     table = releases()
-    if table is None:
-        pytest.skip("components/dify/releases.py (RELEASES, LTS_VERSION, DEFAULT_VERSION) does not exist yet: "
-                    "the upgrade from the 1.13 LTS to the current release is tested once it does")
     target = table.DEFAULT_VERSION
     assert target != table.LTS_VERSION and target in table.RELEASES
     pulumi.config({"dify-deploy:dify.version": target})
@@ -275,23 +285,45 @@ def rollout(pulumi, *args: str) -> subprocess.CompletedProcess:
     return proc
 
 
+def test_growing_claims_the_storage_class_cannot_expand_stops_with_the_api_servers_reason(pulumi, cluster):
+    """The tier's volumes are static (`no-provisioner`): the API server refuses to resize their claims.
+    `pulumi up` of a larger size stops there, naming the claim, and leaves claims and StatefulSets as
+    they were."""
+    kube = cluster.kube
+    before = {o["metadata"]["name"]: o["metadata"]["uid"] for o in workloads(kube)["statefulsets"]}
+    pulumi.config({"dify-deploy:size": "small"})
+    try:
+        up = pulumi.run("up", "--yes", "--skip-preview", "--stack", STACK, check=False, timeout=1200)
+    finally:
+        pulumi.config({"dify-deploy:size": "dev"})
+    text = up.stdout + up.stderr
+    assert up.returncode != 0, text[-3000:]
+    assert "only dynamically provisioned pvc can be resized" in text, text[-3000:]
+    assert "postgres-data-postgres-0" in text
+    after = workloads(kube)
+    assert {o["metadata"]["name"]: o["metadata"]["uid"] for o in after["statefulsets"]} == before
+    assert all(c["status"]["phase"] == "Bound" for c in after["claims"])
+
+
 def test_rollout_up_then_destroy_keeps_namespace_and_claims(pulumi, cluster):
     kube = cluster.kube
     before = workloads(kube)
     uids = {o["metadata"]["name"]: o["metadata"]["uid"] for o in before["statefulsets"] + before["claims"]}
 
+    # The claims stay at their size on this storage class (see the test above).
+    pulumi.config({"dify-deploy:kubernetes.growVolumes": "false"})
     up = rollout(pulumi, "--size", "small")
     assert "ok  pulumi: CLI" in up.stdout
     assert "Dify: http://127.0.0.1" in up.stdout, up.stdout[-3000:]
     api = by_component(workloads(kube)["deployments"])["api"]
     assert api["spec"]["replicas"] == 2 and api["status"].get("readyReplicas", 0) >= 2, api["status"]
     after = workloads(kube)
-    # Going small keeps the claims (the same objects, still bound): the data stays. (The StatefulSets
-    # themselves are replaced: see test_preview_of_a_size_change_keeps_the_statefulsets.)
+    # Going small keeps the claims and the StatefulSets (the same objects): the data stays.
     claims = {c["metadata"]["name"]: c for c in after["claims"]}
     assert all(claims[c]["metadata"]["uid"] == uids[c] and claims[c]["status"]["phase"] == "Bound" for c in CLAIMS)
     for s in after["statefulsets"]:
         assert s["status"].get("readyReplicas") == s["spec"]["replicas"], s["status"]
+        assert s["metadata"]["uid"] == uids[s["metadata"]["name"]], "a StatefulSet was replaced"
 
     rollout(pulumi, "--destroy")
     namespace = kube.get_or_none(f"/api/v1/namespaces/{NAMESPACE}")

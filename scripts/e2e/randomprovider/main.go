@@ -3,16 +3,19 @@
 // pulumi-random's provider (github.com/pulumi/pulumi-random/provider/v4 and the shim module it
 // replaces in) is not served by the Go module proxy these machines reach, so toolchain.sh builds
 // this provider instead. It serves the two resources the Kubernetes target declares through
-// pulumi-random's Python SDK, random:index/randomPassword:RandomPassword and
+// pulumi-random's Python SDK, random:index/randomPassword:RandomPassword,
 // random:index/randomString:RandomString, with their character-set inputs (length, lower, upper,
-// numeric/number, special, overrideSpecial, min*) and keepers: values come from crypto/rand, the
-// result is returned as a secret, and any input change replaces the resource, as in pulumi-random.
+// numeric/number, special, overrideSpecial, min*) and keepers, and random:index/randomBytes:RandomBytes
+// (length; base64 and hex outputs): values come from crypto/rand, passwords and bytes are returned as
+// secrets, and any input change replaces the resource, as in pulumi-random.
 // It is not pulumi-random: nothing here tests pulumi-random itself.
 package main
 
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"math/big"
 	"os"
@@ -32,6 +35,7 @@ var version = "4.21.4"
 const (
 	tokPassword = "random:index/randomPassword:RandomPassword"
 	tokString   = "random:index/randomString:RandomString"
+	tokBytes    = "random:index/randomBytes:RandomBytes"
 )
 
 type provider struct {
@@ -40,14 +44,18 @@ type provider struct {
 
 var opts = plugin.MarshalOptions{KeepUnknowns: true, KeepSecrets: true, SkipNulls: true}
 
-func unmarshal(s *structpb.Struct) (resource.PropertyMap, error) { return plugin.UnmarshalProperties(s, opts) }
-func marshal(m resource.PropertyMap) (*structpb.Struct, error)  { return plugin.MarshalProperties(m, opts) }
+func unmarshal(s *structpb.Struct) (resource.PropertyMap, error) {
+	return plugin.UnmarshalProperties(s, opts)
+}
+func marshal(m resource.PropertyMap) (*structpb.Struct, error) {
+	return plugin.MarshalProperties(m, opts)
+}
 
 func typeOf(urn string) string { return string(resource.URN(urn).Type()) }
 
 func supported(urn string) error {
 	switch typeOf(urn) {
-	case tokPassword, tokString:
+	case tokPassword, tokString, tokBytes:
 		return nil
 	}
 	return fmt.Errorf("the e2e stand-in random provider does not implement %s", typeOf(urn))
@@ -106,6 +114,13 @@ func (p *provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulum
 	} else if l.IsNumber() && l.NumberValue() < 1 {
 		failures = append(failures, &pulumirpc.CheckFailure{Property: "length", Reason: "length must be at least 1"})
 	}
+	if typeOf(req.GetUrn()) == tokBytes {
+		ins, err := marshal(news)
+		if err != nil {
+			return nil, err
+		}
+		return &pulumirpc.CheckResponse{Inputs: ins, Failures: failures}, nil
+	}
 	for _, k := range []string{"lower", "upper", "numeric", "special"} {
 		if _, ok := news[resource.PropertyKey(k)]; !ok {
 			news[resource.PropertyKey(k)] = resource.NewBoolProperty(true)
@@ -136,8 +151,9 @@ func (p *provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumir
 		if olds, err = unmarshal(req.GetOlds()); err != nil {
 			return nil, err
 		}
-		delete(olds, "result")
-		delete(olds, "bcryptHash")
+		for _, k := range []resource.PropertyKey{"result", "bcryptHash", "base64", "hex"} {
+			delete(olds, k)
+		}
 	}
 	news, err := unmarshal(req.GetNews())
 	if err != nil {
@@ -241,7 +257,19 @@ func (p *provider) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pul
 		return nil, err
 	}
 	outs := in.Copy()
-	if req.GetPreview() {
+	if typeOf(req.GetUrn()) == tokBytes {
+		if req.GetPreview() {
+			outs["base64"] = resource.MakeComputed(resource.NewStringProperty(""))
+			outs["hex"] = resource.MakeComputed(resource.NewStringProperty(""))
+		} else {
+			raw := make([]byte, int(numOr(in, "length", 0)))
+			if _, err := rand.Read(raw); err != nil {
+				return nil, err
+			}
+			outs["base64"] = resource.MakeSecret(resource.NewStringProperty(base64.StdEncoding.EncodeToString(raw)))
+			outs["hex"] = resource.MakeSecret(resource.NewStringProperty(hex.EncodeToString(raw)))
+		}
+	} else if req.GetPreview() {
 		outs["result"] = resource.MakeComputed(resource.NewStringProperty(""))
 	} else {
 		v, err := generate(in)
