@@ -1,7 +1,7 @@
 """Fixtures of the e2e tier: the toolchain from scripts/e2e/toolchain.sh's cache, a local control
 plane, a file:// Pulumi backend and a copy of the project with an `e2e` stack of the kubernetes target.
 
-Run with `venv/bin/python -m pytest -m e2e -q tests/e2e` after `scripts/e2e/toolchain.sh`."""
+Run with `venv/bin/python -m pytest -m e2e -q -n 0 tests/e2e` after `scripts/e2e/toolchain.sh`."""
 
 from __future__ import annotations
 
