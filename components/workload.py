@@ -59,6 +59,11 @@ class HealthCheck:
     start_period_s: int = 30
 
 
+def curl_check(port: int, path: str) -> tuple[str, ...]:
+    """A container health-check command: an HTTP GET on the service's own port (images with curl)."""
+    return ("CMD", "curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1:{port}{path}")
+
+
 @dataclass(frozen=True)
 class StateMount:
     """Persistent state: a named volume on Docker, a volume claim or shared storage on Kubernetes."""

@@ -10,14 +10,14 @@ the data services.
 from __future__ import annotations
 
 from components.dify import ssrf_proxy
-from components.dify.environment import Env, PublicUrls, SecretEnv, redis_url
+from components.dify.environment import Env, PublicUrls, SecretEnv, flag, redis_url
 from components.dify.ports import AGENT_BACKEND_PORT, API_PORT, LOCAL_SANDBOX_PORT, PLUGIN_DAEMON_PORT, PROXY_PORT
 from components.dify.releases import Release
 from components.endpoints import RedisEndpoint
 from components.secrets import DifySecrets
 from components.workload import (
     AGENT_PROXY_NET, AGENT_SANDBOX_NET, ALL_DATA, APP_NET, DATA_NET, REDIS, Call, ConfigFile, HealthCheck, Port,
-    ServiceSpec,
+    ServiceSpec, curl_check,
 )
 
 WEBSOCKET, AGENT_BACKEND, LOCAL_SANDBOX, AGENT_PROXY = (
@@ -27,17 +27,10 @@ WEBSOCKET_WORKER = "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"
 AGENT_STUB_PATH = "/agent-stub/"
 
 
-def _curl(port: int, path: str) -> tuple[str, ...]:
-    return ("CMD", "curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1:{port}{path}")
-
-
 def collaboration_env(release: Release) -> Env:
     """Upstream's switch, shared by api, worker and beat; off where the release or the stack has none."""
-    return release.known_env({"ENABLE_COLLABORATION_MODE": _flag("collaboration" in release.features)})
+    return release.known_env({"ENABLE_COLLABORATION_MODE": flag("collaboration" in release.features)})
 
-
-def _flag(on: bool) -> str:
-    return "true" if on else "false"
 
 
 def agent_client_env(secrets: DifySecrets) -> tuple[Env, SecretEnv]:
@@ -54,7 +47,7 @@ def web_env(urls: PublicUrls, api_addr: str, release: Release) -> Env:
     public address (wss:// behind TLS). Without any known address (a cluster without `domain`) the
     web app's own default applies, which only works on localhost."""
     env: Env = {"NEXT_TELEMETRY_DISABLED": "1", "SERVER_CONSOLE_API_URL": f"http://{api_addr}",
-                 "NEXT_PUBLIC_ENABLE_AGENT_V2": _flag("agent" in release.features),
+                 "NEXT_PUBLIC_ENABLE_AGENT_V2": flag("agent" in release.features),
                  **collaboration_env(release)}
     if urls.explicit:
         env.update(CONSOLE_API_URL=urls.base, APP_API_URL=urls.base)
@@ -78,7 +71,7 @@ def websocket_service(api_image: str, api_env: tuple[Env, SecretEnv], files: tup
         env={**plain, "MODE": "api", "MIGRATION_ENABLED": "false", "SERVER_WORKER_CLASS": WEBSOCKET_WORKER,
              "SERVER_WORKER_AMOUNT": "1", "SERVER_WORKER_CONNECTIONS": "1000", "GUNICORN_TIMEOUT": "360"},
         secret_env=secret, files=files,
-        health=HealthCheck(port=API_PORT, path="/health", command=_curl(API_PORT, "/health"), start_period_s=120,
+        health=HealthCheck(port=API_PORT, path="/health", command=curl_check(API_PORT, "/health"), start_period_s=120,
                            retries=5),
         networks=frozenset({APP_NET, DATA_NET}), uses_data=True, depends_on=("api",),
         # Browsers reconnect their sockets to another replica.
@@ -128,7 +121,7 @@ def agent_services(image: dict[str, str], squid_image: str, redis: RedisEndpoint
              # Landlock confines each command to its paths (Linux 5.13+ with Landlock enabled).
              "SHELLCTL_ENABLE_PATH_ISOLATION": "true"},
         secret_env={"SHELLCTL_AUTH_TOKEN": secrets.local_sandbox_token},
-        health=HealthCheck(port=LOCAL_SANDBOX_PORT, path="/healthz", command=_curl(LOCAL_SANDBOX_PORT, "/healthz"),
+        health=HealthCheck(port=LOCAL_SANDBOX_PORT, path="/healthz", command=curl_check(LOCAL_SANDBOX_PORT, "/healthz"),
                            start_period_s=10),
         networks=frozenset({AGENT_SANDBOX_NET, AGENT_PROXY_NET}), depends_on=(AGENT_PROXY,),
         calls=(Call(AGENT_PROXY, PROXY_PORT),),

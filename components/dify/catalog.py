@@ -33,7 +33,7 @@ from components.dify.environment import (
 )
 from components.workload import (
     ALL_DATA, APP_NET, DATA_NET, POSTGRES, SANDBOX_NET, Call, ConfigFile, HealthCheck, Port, PublishedPort,
-    ServiceSpec, StateMount,
+    ServiceSpec, StateMount, curl_check,
 )
 from components.endpoints import DataEndpoints, PostgresEndpoint
 from components.secrets import DifySecrets
@@ -72,10 +72,6 @@ class Edge:
     @property
     def tls(self) -> bool:
         return self.tls_certificate is not None
-
-
-def _curl(port: int, path: str) -> tuple[str, ...]:
-    return ("CMD", "curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1:{port}{path}")
 
 
 def _merge(*parts: tuple[Env, SecretEnv]) -> tuple[Env, SecretEnv]:
@@ -179,7 +175,7 @@ def build_catalog(
             name="api", upstream_name="api", image=image["api"],
             ports=(Port("http", API_PORT),),
             env=api_env[0], secret_env=api_env[1], files=ca_files,
-            health=HealthCheck(port=API_PORT, path="/health", command=_curl(API_PORT, "/health"),
+            health=HealthCheck(port=API_PORT, path="/health", command=curl_check(API_PORT, "/health"),
                                start_period_s=120, retries=5),
             networks=frozenset({APP_NET, SANDBOX_NET, DATA_NET}), uses_data=True,
             grace_period_s=LONG_GRACE_S, drain_s=DRAIN_S,
@@ -226,7 +222,7 @@ def build_catalog(
                 "PIP_MIRROR_URL": settings.pip_mirror_url or "",
             },
             secret_env={"API_KEY": secrets.sandbox_api_key},
-            health=HealthCheck(port=SANDBOX_PORT, path="/health", command=_curl(SANDBOX_PORT, "/health")),
+            health=HealthCheck(port=SANDBOX_PORT, path="/health", command=curl_check(SANDBOX_PORT, "/health")),
             state=(StateMount("sandbox-dependencies", "/dependencies"),),
             networks=frozenset({SANDBOX_NET}), depends_on=("ssrf-proxy",),
             calls=(Call("ssrf-proxy", PROXY_PORT),),

@@ -17,9 +17,14 @@ Env = dict[str, pulumi.Input[str]]
 SecretEnv = dict[str, pulumi.Output[str]]
 
 
+def flag(on: bool) -> str:
+    """A boolean as Dify's settings spell it."""
+    return "true" if on else "false"
+
+
 def _text(value: object) -> str:
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return flag(value)
     return str(value)
 
 
