@@ -38,6 +38,11 @@ from components.kubernetes.sizing import Preset
 from components.workload import ServiceSpec
 
 NAME_LABEL, INSTANCE_LABEL = "app.kubernetes.io/name", "app.kubernetes.io/instance"
+# Scale up fast, down one pod a minute after five quiet minutes.
+SCALING_BEHAVIOR = {
+    "scaleDown": {"stabilizationWindowSeconds": 300, "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]},
+    "scaleUp": {"stabilizationWindowSeconds": 0, "policies": [{"type": "Percent", "value": 100, "periodSeconds": 60}]},
+}
 
 
 class KubernetesRuntime(pulumi.ComponentResource):
@@ -53,6 +58,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
         entry: Entry = Entry(),
         storage_class: Optional[str] = None,
         grow_volumes: bool = True,
+        keda_namespace: Optional[str] = None,
         network_policies: bool = True,
         create_namespace: bool = True,
         keep_namespace: bool = True,
@@ -70,6 +76,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
         self.entry = entry
         self.storage_class = storage_class
         self.grow_volumes = grow_volumes
+        self.keda_namespace = keda_namespace
         self.network_policies = network_policies
         self.isolation = isolation or network.Isolation()
         # Data services running as workloads here, by port (the others are reached at isolation.external).
@@ -272,7 +279,9 @@ class KubernetesRuntime(pulumi.ComponentResource):
                     workload_opts, pulumi.ResourceOptions(ignore_changes=["spec.replicas"] if autoscaled else None)
                 ),
             )
-            if autoscaled:
+            if autoscaled and self.keda_namespace and spec.queue_scaling and env_secret is not None:
+                self._queue_scaler(spec, size, self._name_of(env_secret), workload, owner)
+            elif autoscaled:
                 self._autoscaler(spec, size, workload, owner)
         if replicas >= 2 and not spec.run_once:
             k8s.policy.v1.PodDisruptionBudget(
@@ -384,6 +393,53 @@ class KubernetesRuntime(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=owner, provider=self.provider, depends_on=[workload]),
         )
 
+    def _queue_scaler(self, spec: ServiceSpec, size, secret_name: pulumi.Output[str], workload: pulumi.Resource,
+                      owner: pulumi.Resource) -> None:
+        """A KEDA ScaledObject (KEDA makes and owns the HPA): replicas follow the longest Celery queue's
+        backlog, `per_replica` waiting tasks per replica, and CPU as the HPA would."""
+        queues = spec.queue_scaling
+        assert queues is not None
+        child = pulumi.ResourceOptions(parent=owner, provider=self.provider, depends_on=[workload])
+        auth = k8s.apiextensions.CustomResource(
+            f"{self.prefix}-{spec.name}-keda-auth",
+            api_version="keda.sh/v1alpha1", kind="TriggerAuthentication",
+            metadata=self._meta(f"{spec.name}-redis", labels=self.selector(spec)),
+            spec={"secretTargetRef": [{"parameter": "password", "name": secret_name, "key": queues.password_key}]},
+            opts=child,
+        )
+        if self.network_policies:
+            # KEDA's operator reads the queues' lengths: a Redis in this namespace lets it in.
+            self._policy(f"keda-{spec.name}", {
+                "podSelector": {"matchLabels": {INSTANCE_LABEL: self.prefix, NAME_LABEL: "redis"}},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
+                    "kubernetes.io/metadata.name": self.keda_namespace}}}],
+                    "ports": [{"protocol": "TCP", "port": queues.port}]}],
+            }, owner)
+        address = pulumi.Output.all(queues.host, queues.port).apply(lambda a: f"{a[0]}:{int(a[1])}")
+        triggers: list = [{
+            "type": "redis",
+            "metadata": {"address": address, "listName": queue, "listLength": str(queues.per_replica),
+                         "databaseIndex": str(queues.db), "enableTLS": "true" if queues.tls else "false"},
+            "authenticationRef": {"name": f"{spec.name}-redis"},
+        } for queue in queues.queues]
+        triggers.append({"type": "cpu", "metricType": "Utilization", "metadata": {"value": str(size.cpu_target)}})
+        k8s.apiextensions.CustomResource(
+            f"{self.prefix}-{spec.name}-keda",
+            api_version="keda.sh/v1alpha1", kind="ScaledObject",
+            metadata=self._meta(spec.name, labels=self.selector(spec)),
+            spec={
+                "scaleTargetRef": {"name": spec.name},
+                "minReplicaCount": size.replicas,
+                "maxReplicaCount": size.max_replicas,
+                "pollingInterval": 15,
+                "cooldownPeriod": 300,
+                "advanced": {"horizontalPodAutoscalerConfig": {"behavior": SCALING_BEHAVIOR}},
+                "triggers": triggers,
+            },
+            opts=pulumi.ResourceOptions(parent=owner, provider=self.provider, depends_on=[workload, auth]),
+        )
+
     def _autoscaler(self, spec: ServiceSpec, size, workload: pulumi.Resource, owner: pulumi.Resource) -> None:
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{self.prefix}-{spec.name}",
@@ -397,12 +453,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
                     "resource": {"name": "cpu", "target": {"type": "Utilization",
                                                            "averageUtilization": size.cpu_target}},
                 }],
-                "behavior": {
-                    "scaleDown": {"stabilizationWindowSeconds": 300,
-                                  "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]},
-                    "scaleUp": {"stabilizationWindowSeconds": 0,
-                                "policies": [{"type": "Percent", "value": 100, "periodSeconds": 60}]},
-                },
+                "behavior": SCALING_BEHAVIOR,
             },
             opts=pulumi.ResourceOptions(parent=owner, provider=self.provider, depends_on=[workload]),
         )

@@ -65,6 +65,20 @@ def curl_check(port: int, path: str) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class QueueScaling:
+    """Scale on the backlog of Celery's queues in Redis (KEDA's redis trigger), where KEDA runs. The
+    password is the workload's own secret env key; `per_replica` is the backlog one replica takes on."""
+
+    host: pulumi.Input[str]
+    port: pulumi.Input[int]
+    db: int
+    tls: bool
+    password_key: str
+    queues: tuple[str, ...]
+    per_replica: int
+
+
+@dataclass(frozen=True)
 class StateMount:
     """Persistent state: a named volume on Docker, a volume claim or shared storage on Kubernetes."""
 
@@ -105,6 +119,7 @@ class ServiceSpec:
     drain_s: int = 0
     # A liveness command for a service without a health port (the Celery worker's ping).
     liveness_command: Optional[tuple[str, ...]] = None
+    queue_scaling: Optional[QueueScaling] = None
     # Who it talks to, the contract both renderers enforce: other workloads (service and port), the data
     # services it uses (in the deployment or managed), and whether it opens connections to the internet.
     calls: tuple[Call, ...] = ()

@@ -189,6 +189,7 @@ class DifySettings(Strict):
             optional_env=base.optional_env,
             extra_api_routes=base.extra_api_routes,
             celery_healthcheck=base.celery_healthcheck,
+            worker_queues=base.worker_queues,
         )
 
 
@@ -576,6 +577,8 @@ class KubernetesSettings(Strict):
     cluster_domain: str = "cluster.local"
     create_namespace: bool = True
     storage_class: Optional[str] = None
+    # The namespace of a KEDA the cluster runs: the worker then scales on its Celery queues' backlog.
+    keda_namespace: Optional[Text] = None
     # A larger `size` grows the data services' claims in place; false keeps them at the size they have
     # (for storage classes that cannot expand volumes).
     grow_volumes: bool = True

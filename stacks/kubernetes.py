@@ -159,6 +159,7 @@ def deploy_on_cluster(
         entry=entry,
         storage_class=k.storage_class,
         grow_volumes=k.grow_volumes,
+        keda_namespace=k.keda_namespace,
         network_policies=k.network_policies,
         create_namespace=k.create_namespace,
         keep_namespace=k.keep_data_on_destroy,

@@ -14,7 +14,7 @@ import pytest
 from components.dify.releases import LTS_VERSION, RELEASES
 
 from tools.mocks import (
-    LB_HOSTNAME, Run, generated_passwords, is_secret, manifests, run_program,
+    LB_HOSTNAME, Run, generated_passwords, is_secret, manifest, manifests, run_program,
 )
 from tools.mocks.kubernetes import is_object
 
@@ -751,3 +751,26 @@ def test_rollouts_drain_and_finish_running_work():
     assert liveness["timeoutSeconds"] > 10
     lts = by_service(run_program("k8s", overrides={"dify": {"version": LTS_VERSION}}))
     assert "livenessProbe" not in containers(lts["worker"])[0], "1.13's image has no light Celery app"
+
+
+def test_with_keda_the_worker_scales_on_its_celery_queues():
+    run = run_program("k8s", overrides={"size": "production", "postgres": {"maxConnections": 1000},
+                                        "kubernetes": {"namespace": "dify", "allowSelfHostedDataInProduction": True,
+                                                       "kedaNamespace": "keda"}})
+    scaled = [manifest(r) for r in run.of_type("kubernetes:keda.sh/v1alpha1:ScaledObject")]
+    assert [m["metadata"]["name"] for m in scaled] == ["worker"]
+    spec = scaled[0]["spec"]
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (2, 10) and spec["scaleTargetRef"] == {"name": "worker"}
+    redis = [t for t in spec["triggers"] if t["type"] == "redis"]
+    assert {t["metadata"]["listName"] for t in redis} >= {"dataset", "workflow", "app_rbac"}
+    assert all(t["metadata"]["address"] == "redis:6379" and t["metadata"]["databaseIndex"] == "1"
+               and t["metadata"]["listLength"] == "16" for t in redis)
+    assert any(t["type"] == "cpu" for t in spec["triggers"])
+    (auth,) = [manifest(r) for r in run.of_type("kubernetes:keda.sh/v1alpha1:TriggerAuthentication")]
+    assert auth["spec"]["secretTargetRef"][0]["key"] == "REDIS_PASSWORD"
+    hpas = {m["metadata"]["name"] for m in of_kind(run, "HorizontalPodAutoscaler")}
+    assert "worker" not in hpas and "api" in hpas, "KEDA makes and owns the worker's HPA"
+    policy = named(run, "NetworkPolicy", "dify-keda-worker")
+    assert policy["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "keda"}
+    assert not run_program("k8s").of_type("kubernetes:keda.sh/v1alpha1:ScaledObject")

@@ -33,7 +33,7 @@ from components.dify.environment import (
 )
 from components.workload import (
     ALL_DATA, APP_NET, DATA_NET, POSTGRES, SANDBOX_NET, Call, ConfigFile, HealthCheck, Port, PublishedPort,
-    ServiceSpec, StateMount, curl_check,
+    QueueScaling, ServiceSpec, StateMount, curl_check,
 )
 from components.endpoints import DataEndpoints, PostgresEndpoint
 from components.secrets import DifySecrets
@@ -187,6 +187,9 @@ def build_catalog(
             networks=frozenset({APP_NET, SANDBOX_NET, DATA_NET}), uses_data=True, depends_on=("api",),
             # Celery acknowledges tasks as they start: on SIGTERM it finishes the running ones (warm shutdown).
             grace_period_s=LONG_GRACE_S, liveness_command=_celery_ping(release),
+            queue_scaling=QueueScaling(
+                host=data.redis.host, port=data.redis.port, db=data.redis.broker_db, tls=data.redis.use_tls,
+                password_key="REDIS_PASSWORD", queues=release.worker_queues, per_replica=concurrency.celery_tasks),
             calls=api_calls, data=ALL_DATA, internet=True,
         ),
         ServiceSpec(

@@ -44,6 +44,8 @@ class Release:
     extra_api_routes: tuple[str, ...] = ()
     # The api image ships `celery_healthcheck`, a Celery app for pings that does not load Dify.
     celery_healthcheck: bool = False
+    # The queues the worker consumes (api/docker/entrypoint.sh's community-edition default).
+    worker_queues: tuple[str, ...] = ()
 
     @property
     def api(self) -> str:
@@ -76,15 +78,24 @@ OPTIONAL_ENV = frozenset({
     "SERVER_CONSOLE_API_URL", "NEXT_PUBLIC_ENABLE_AGENT_V2", "NEXT_PUBLIC_SOCKET_URL", "ENABLE_COLLABORATION_MODE",
 })
 
+_QUEUES_1_13 = (
+    "api_token", "dataset", "dataset_summary", "priority_dataset", "priority_pipeline", "pipeline", "mail",
+    "ops_trace", "app_deletion", "plugin", "workflow_storage", "conversation", "workflow", "schedule_poller",
+    "schedule_executor", "triggered_workflow_dispatcher", "trigger_refresh_executor", "retention",
+    "workflow_based_app_execution",
+)
+_QUEUES_1_16 = _QUEUES_1_13 + ("app_rbac", "trigger_refresh_publisher")
+
 RELEASES: dict[str, Release] = {
     release.version: release
     for release in (
-        Release("1.13.3", sandbox="0.2.14", plugin_daemon="0.5.3-local", lts=True),
+        Release("1.13.3", sandbox="0.2.14", plugin_daemon="0.5.3-local", lts=True, worker_queues=_QUEUES_1_13),
         Release(
             "1.16.1", sandbox="0.2.15", plugin_daemon="0.6.3-local",
             agent_backend="1.16.1", local_sandbox="1.16.1",
             features=frozenset({"agent", "collaboration"}), daemon_migrates_apart=True,
             optional_env=OPTIONAL_ENV, extra_api_routes=("/openapi",), celery_healthcheck=True,
+            worker_queues=_QUEUES_1_16,
         ),
     )
 }
