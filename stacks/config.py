@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import replace
 from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
@@ -146,7 +147,7 @@ class DifySettings(Strict):
 
     @model_validator(mode="after")
     def _release_known(self) -> "DifySettings":
-        base = RELEASES.get(self.version) or nearest_known(self.version)
+        base = self._base
         for feature in FEATURES:
             if getattr(self.features, feature) and feature not in base.features:
                 having = ", ".join(v for v, r in sorted(RELEASES.items()) if feature in r.features)
@@ -157,7 +158,7 @@ class DifySettings(Strict):
         if self.version in RELEASES:
             return self
         needed = ["sandbox_version", "plugin_daemon_version"]
-        if self.enabled("agent", base):
+        if self.enabled("agent"):
             needed += ["agent_backend_version", "local_sandbox_version"]
         missing = [f"dify.{to_camel(n)}" for n in needed if getattr(self, n) is None]
         if missing:
@@ -168,28 +169,28 @@ class DifySettings(Strict):
             )
         return self
 
-    def enabled(self, feature: str, base: Optional[Release] = None) -> bool:
-        base = base or RELEASES.get(self.version) or nearest_known(self.version)
-        chosen = getattr(self.features, feature)
-        return feature in base.features and chosen is not False
+    @property
+    def _base(self) -> Release:
+        """The table's entry for the version, or for an unknown one the known release before it."""
+        return RELEASES.get(self.version) or nearest_known(self.version)
+
+    def enabled(self, feature: str) -> bool:
+        return feature in self._base.features and getattr(self.features, feature) is not False
 
     @property
     def release(self) -> Release:
-        """The release to deploy: the table's entry with this stack's tag overrides and features."""
-        base = RELEASES.get(self.version) or nearest_known(self.version)
-        return Release(
+        """The release to deploy: the table's entry with this stack's tag overrides and features. An
+        unknown version keeps only the base's services and settings, never its tags."""
+        base, known = self._base, self.version in RELEASES
+        return replace(
+            base,
             version=self.version,
             sandbox=self.sandbox_version or base.sandbox,
             plugin_daemon=self.plugin_daemon_version or base.plugin_daemon,
-            agent_backend=self.agent_backend_version or (base.agent_backend if self.version in RELEASES else None),
-            local_sandbox=self.local_sandbox_version or (base.local_sandbox if self.version in RELEASES else None),
-            features=frozenset(f for f in FEATURES if self.enabled(f, base)),
-            daemon_migrates_apart=base.daemon_migrates_apart,
-            lts=base.lts and self.version in RELEASES,
-            optional_env=base.optional_env,
-            extra_api_routes=base.extra_api_routes,
-            celery_healthcheck=base.celery_healthcheck,
-            worker_queues=base.worker_queues,
+            agent_backend=self.agent_backend_version or (base.agent_backend if known else None),
+            local_sandbox=self.local_sandbox_version or (base.local_sandbox if known else None),
+            features=frozenset(f for f in FEATURES if self.enabled(f)),
+            lts=base.lts and known,
         )
 
 
