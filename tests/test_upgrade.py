@@ -4,36 +4,22 @@ nothing holding data is replaced or deleted."""
 import pytest
 
 from components.dify.releases import DEFAULT_VERSION, LTS_VERSION
-from tests.change_plan import cached_run
+from tests.change_plan import DATA_SERVICES, cached_run, is_stateful
 from tools.mocks import manifest
 
 STACKS = ("dev", "k8s", "prod", "alicloud")
 
-# Resources that hold data (or guard it): their inputs must not change between releases, so the
-# engine neither updates nor replaces them; none may disappear.
-STATEFUL_TYPES = {
-    "docker:index/volume:Volume",
+# Besides what holds data (tests.change_plan.is_stateful), the infrastructure under it: a Dify release
+# changes none of it, so the engine neither updates nor replaces any of these; none may disappear.
+INFRASTRUCTURE = {
     "docker:index/network:Network",
-    "kubernetes:core/v1:Namespace",
-    "kubernetes:apps/v1:StatefulSet",
-    "kubernetes:core/v1:PersistentVolumeClaim",
-    "aws:rds/instance:Instance",
     "aws:rds/parameterGroup:ParameterGroup",
-    "aws:elasticache/replicationGroup:ReplicationGroup",
-    "aws:s3/bucket:Bucket",
     "aws:kms/key:Key",
     "aws:eks/cluster:Cluster",
     "aws:eks/nodeGroup:NodeGroup",
-    "alicloud:rds/instance:Instance",
-    "alicloud:rds/database:Database",
-    "alicloud:rds/account:Account",
-    "alicloud:kvstore/instance:Instance",
-    "alicloud:oss/bucket:Bucket",
     "alicloud:cs/managedKubernetes:ManagedKubernetes",
-    "alicloud:cs/kubernetesNodePool:KubernetesNodePool",
-    "random:index/randomPassword:RandomPassword",
+    "alicloud:cs/nodePool:NodePool",
 }
-DATA_SERVICES = ("postgres", "redis", "object-store")
 
 
 def _key(resource):
@@ -41,10 +27,9 @@ def _key(resource):
 
 
 def _is_stateful(resource) -> bool:
-    if resource.typ in STATEFUL_TYPES:
-        return True
-    # A data service's own Secret or files (its password, its init SQL) and its container.
-    return any(resource.name.endswith((f"-{d}", f"-{d}-env", f"-{d}-files")) for d in DATA_SERVICES)
+    # ... and the data services' own workloads (their containers and StatefulSets).
+    return (is_stateful(resource) or resource.typ in INFRASTRUCTURE
+            or resource.name.endswith(tuple(f"-{d}" for d in DATA_SERVICES)))
 
 
 @pytest.fixture(scope="module", params=STACKS)
