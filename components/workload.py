@@ -16,7 +16,6 @@ import pulumi
 # `agent-proxy`: internal, the local sandbox and its own SSRF proxy, its only way out.
 APP_NET, SANDBOX_NET, DATA_NET = "app", "sandbox", "data"
 AGENT_SANDBOX_NET, AGENT_PROXY_NET = "agent-sandbox", "agent-proxy"
-INTERNAL_NETWORKS = (SANDBOX_NET, DATA_NET, AGENT_SANDBOX_NET, AGENT_PROXY_NET)
 
 # The data services a workload may use, by the host name the self-hosted ones run under.
 POSTGRES, REDIS, OBJECT_STORE = "postgres", "redis", "object-store"
