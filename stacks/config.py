@@ -21,6 +21,7 @@ from stacks import rules
 from stacks.rules import KeyedError, KeyedErrors, NonEmpty, NonEmptyText, SecretText, Text
 from stacks.settings_alicloud import AlicloudSettings
 from stacks.settings_aws import AwsSettings
+from stacks.settings_ops import MonitoringSettings, RestorePointSettings, SelfHostedSettings, VectorStoreSettings
 from stacks.strict import Strict
 
 # `kubernetes` (an existing cluster) is listed first so that messages naming the original three
@@ -668,6 +669,10 @@ class StackConfig(Strict):
     object_storage: ObjectStorageSettings = Field(default_factory=ObjectStorageSettings)
     docker: DockerSettings = Field(default_factory=DockerSettings)
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    restore_points: RestorePointSettings = Field(default_factory=RestorePointSettings)
+    self_hosted: SelfHostedSettings = Field(default_factory=SelfHostedSettings)
+    vector_store: VectorStoreSettings = Field(default_factory=VectorStoreSettings)
     aws: Optional[AwsSettings] = None
     alicloud: Optional[AlicloudSettings] = None
 
