@@ -17,6 +17,7 @@ from components import images, naming
 from components.alicloud.cluster import AckCluster
 from components.alicloud.dns import AlidnsName, record_name
 from components.alicloud.entry import ClbEntry
+from components.alicloud.monitoring import CloudMonitorAlarms, ContainerLogs
 from components.alicloud.network import AlicloudNetwork
 from components.alicloud.postgres import ManagedPostgres
 from components.alicloud.redis import ManagedRedis
@@ -27,6 +28,7 @@ from components.kubernetes_runtime import KubernetesRuntime
 from components.object_store import external_object_store
 from components.postgres import external_postgres
 from components.redis import external_redis
+from stacks import cloud_monitoring
 from stacks.config import RegistrySettings, StackConfig
 from stacks.data import DataServices, self_hosted_problems
 from stacks.kubernetes import deploy_on_cluster, user_destination, user_object_store
@@ -141,6 +143,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
         internal["postgres"] = pulumi.Output.concat(postgres.host, ":", postgres.port.apply(str))
     else:
         pg_endpoint = external_postgres(config.postgres)
+    redis: Optional[ManagedRedis] = None
     if config.redis.mode == "managed":
         redis = ManagedRedis(f"{name}-redis", config.redis, ali.kvstore, sizing, network, whitelist, opts=on_cloud)
         redis_endpoint = redis.endpoint
@@ -188,6 +191,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
     outputs = deploy_on_cluster(config, cluster.provider, entry=entry.entry, data=data, name=name,
                                 isolation=isolation)
 
+    alarms = monitor(config, name, cluster, postgres, redis, entry, outputs, on_cloud)
     address = entry.address
     scheme = "https" if ali.certificate_id else "http"
     url = (pulumi.Output.from_input(f"{scheme}://{config.domain}") if config.domain
@@ -213,6 +217,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
             "mirrors": registry.mirrors,
         },
     }
+    if alarms is not None:
+        result["alarmContactGroup"] = alarms.group.alarm_contact_group_name
     if config.domain and ali.dns_zone:
         record = AlidnsName(f"{name}-dns", config.domain, ali.dns_zone, address, opts=on_cloud)
         result["dnsRecord"] = record.record.id
@@ -221,3 +227,24 @@ def deploy(config: StackConfig) -> dict[str, object]:
         # the record at your DNS provider.
         result["hostsLine"] = address.apply(lambda a: f"{a} {config.domain}")
     return result
+
+
+def monitor(config: StackConfig, name: str, cluster: AckCluster, postgres: Optional[ManagedPostgres],
+            redis: Optional[ManagedRedis], entry: ClbEntry, outputs: dict[str, object],
+            opts: pulumi.ResourceOptions) -> Optional[CloudMonitorAlarms]:
+    """Container logs to SLS (when on) and the CloudMonitor alarms (unless monitoring.alarms is false)."""
+    ali = config.alicloud
+    assert ali is not None
+    if cloud_monitoring.container_logs(config):
+        ContainerLogs(f"{name}-logs", cluster_id=cluster.cluster_id,
+                      retention_days=config.monitoring.log_retention_days,
+                      namespaces=[outputs["namespace"], outputs["sandboxNamespace"]],  # type: ignore[list-item]
+                      provider=cluster.provider, opts=opts)
+    if not config.monitoring.alarms:
+        return None
+    return CloudMonitorAlarms(
+        f"{name}-alarms", thresholds=cloud_monitoring.alicloud_thresholds(config, layer7=ali.certificate_id is not None),
+        contact_name=config.monitoring.alert_contact_name or name[:40], alert_email=config.monitoring.alert_email,
+        rds_instance_id=postgres.instance.id if postgres is not None else None,
+        kvstore_instance_id=redis.instance.id if redis is not None else None,
+        load_balancer_id=entry.load_balancer.id, opts=opts)

@@ -20,6 +20,7 @@ from components.aws.cluster import EksCluster, NodeGroupSize
 from components.aws.entry import ValidatedCertificate, alb_entry, alias_record, zone_for
 from components.aws.autoscaling import ClusterScaling
 from components.aws.load_balancer_controller import LoadBalancerController
+from components.aws.monitoring import AlbTargets, CloudWatchAlarms, ContainerInsights
 from components.aws.network import Network
 from components.aws.postgres import RdsPostgres
 from components.aws.redis import ElastiCacheRedis
@@ -32,6 +33,7 @@ from components.kubernetes_runtime import KubernetesRuntime
 from components.object_store import external_object_store
 from components.postgres import external_postgres
 from components.redis import external_redis
+from stacks import cloud_monitoring
 from stacks.config import RegistrySettings, StackConfig
 from stacks.data import DataServices, self_hosted_problems
 from stacks.kubernetes import deploy_on_cluster, user_destination, user_object_store
@@ -44,6 +46,8 @@ from stacks.settings_aws import AwsSettings
 # the plugin daemon's likewise but apart from the api's, and beat's and the migration's may only
 # HeadBucket, which Dify's S3 storage calls when any of its processes starts. The other workloads
 # (web, nginx, the sandboxes, the proxies, the other Jobs) have no cloud role.
+# The workload behind the Ingress (its Service and the Ingress share its name, its port is named http).
+ENTRY_WORKLOAD = "nginx"
 ROLES = {"dify-api": ("api", "worker", "api-websocket"), "dify-plugin-daemon": ("plugin-daemon",),
          "dify-startup": ("beat", "migrate")}
 
@@ -148,7 +152,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
         private_subnet_ids=vpc.private_subnet_ids, public_subnet_ids=vpc.public_subnet_ids,
         nodes=node_group_size(settings, preset), admin_arns=[deployer, *settings.cluster_admin_arns],
         api_access_cidrs=settings.api_access_cidrs, production=production,
-        node_policy_statements=registry.node_statements, opts=on_cloud)
+        node_policy_statements=registry.node_statements,
+        log_retention_days=config.monitoring.log_retention_days, opts=on_cloud)
     controller = LoadBalancerController(f"{name}-lbc", cluster, region=settings.region, partition=partition,
                                         vpc_id=vpc.vpc_id, opts=on_cloud)
     ClusterScaling(f"{name}-scaling", cluster, region=settings.region,
@@ -171,6 +176,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
         internal["postgres"] = pulumi.Output.concat(postgres.host, ":5432")
     else:
         pg_endpoint = external_postgres(config.postgres)
+    redis: Optional[ElastiCacheRedis] = None
     if config.redis.mode == "managed":
         redis = ElastiCacheRedis(
             f"{name}-redis", config.redis, engine=settings.redis_engine,
@@ -246,6 +252,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
                                 isolation=isolation)
 
     hostname = outputs["entryAddress"]
+    monitoring = monitor(config, name, cluster, postgres, redis, hostname, identity.account_id, partition, on_cloud)
     result: dict[str, object] = {
         **outputs,
         "loadBalancerHostname": hostname,
@@ -263,9 +270,42 @@ def deploy(config: StackConfig) -> dict[str, object]:
         "pluginDaemonRoleArn": roles["dify-plugin-daemon"].arn if roles else None,
         "registry": {"host": registry.host, "repositories": registry.urls, "dockerHubMirror": registry.mirror},
     }
+    if monitoring is not None:
+        result["alarmTopicArn"] = monitoring.topic.arn
     if zone is not None and config.domain:
         alb_zone = aws.lb.get_hosted_zone_id(load_balancer_type="application", region=settings.region, opts=invoke)
         record = alias_record(f"{name}-dns", config.domain, zone.zone_id, hostname, alb_zone.id,  # type: ignore[arg-type]
                               opts=on_cloud)
         result["dnsRecord"] = record.fqdn
     return result
+
+
+def monitor(config: StackConfig, name: str, cluster: EksCluster, postgres: Optional[RdsPostgres],
+            redis: Optional[ElastiCacheRedis], entry_address: pulumi.Input[Optional[str]], account: str,
+            partition: str, opts: pulumi.ResourceOptions) -> Optional[CloudWatchAlarms]:
+    """Container Insights (when container logs are on) and the alarms (unless monitoring.alarms is false)."""
+    settings = config.aws
+    assert settings is not None
+    preset = PRESETS[config.size]
+    if cloud_monitoring.container_logs(config):
+        ContainerInsights(f"{name}-insights", cluster_name=cluster.name, kubernetes_version=settings.kubernetes_version,
+                          partition=partition, oidc_provider_arn=cluster.oidc_provider.arn,
+                          issuer_url=cluster.issuer_url, retention_days=config.monitoring.log_retention_days,
+                          depends_on=[cluster.node_group], opts=opts)
+    if not config.monitoring.alarms:
+        return None
+    members = None
+    if redis is not None:
+        nodes = redis.group.member_clusters.apply(lambda m: sorted(m or []))
+        members = [nodes.apply(lambda m, i=i: m[i]) for i in range(preset.cache_nodes)]
+    return CloudWatchAlarms(
+        f"{name}-alarms", account=account, partition=partition,
+        thresholds=cloud_monitoring.aws_thresholds(
+            config, settings.rds_instance_class or preset.rds_instance_class,
+            settings.rds_storage_gb or preset.rds_storage_gb),
+        alert_email=config.monitoring.alert_email,
+        rds_identifier=postgres.instance.identifier if postgres is not None else None,
+        cache_members=members,
+        alb=AlbTargets(cluster_name=cluster.cluster_name, namespace=config.kubernetes.namespace,
+                       ingress=ENTRY_WORKLOAD, service=ENTRY_WORKLOAD, port="http"),
+        alb_ready=entry_address, opts=opts)

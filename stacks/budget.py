@@ -51,8 +51,8 @@ class Budget:
         return self.usable is None or self.total <= self.usable
 
 
-def rds_max_connections(instance_class: str) -> Optional[int]:
-    """The default max_connections of an RDS class (None for a class this table does not know)."""
+def rds_class_memory_gib(instance_class: str) -> Optional[int]:
+    """The memory of an RDS class in GiB (None for a class this table does not know)."""
     match = _RDS_CLASS.match(instance_class)
     if not match or match["family"] not in _FAMILY_FACTOR:
         return None
@@ -63,7 +63,15 @@ def rds_max_connections(instance_class: str) -> Optional[int]:
         gib = 16 * int(size[:-6])
     else:
         return None
-    memory = gib * _FAMILY_FACTOR[match["family"]] * 2**30 * 0.9
+    return gib * _FAMILY_FACTOR[match["family"]]
+
+
+def rds_max_connections(instance_class: str) -> Optional[int]:
+    """The default max_connections of an RDS class (None for a class this table does not know)."""
+    gib = rds_class_memory_gib(instance_class)
+    if gib is None:
+        return None
+    memory = gib * 2**30 * 0.9
     return min(int(memory // RDS_BYTES_PER_CONNECTION), 5000)
 
 

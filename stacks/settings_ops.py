@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import Field
+from email_validator import EmailNotValidError, validate_email
+from pydantic import Field, field_validator
 
 from stacks.rules import Text
 from stacks.strict import Strict
@@ -27,13 +28,37 @@ class MonitoringSettings(Strict):
     labels: dict[str, Text] = Field(default_factory=dict)
     grafana_dashboards: bool = False
     otel: OtelSettings = Field(default_factory=OtelSettings)
-    # Cloud targets: alarms go to a topic / contact group; this address is subscribed to it.
+    # Cloud targets (stacks/cloud_monitoring.py reads these): alarms on the databases, the cache and the
+    # load balancer go to an SNS topic / a CloudMonitor contact group; `alertEmail` is subscribed to it.
+    alarms: bool = True
     alert_email: Optional[str] = None
+    # The CloudMonitor alarm contact's name (alicloud); unset: the stack's prefix.
+    alert_contact_name: Optional[str] = None
+    # CloudWatch Logs / SLS retention of every log group or logstore the program creates.
     log_retention_days: int = Field(default=30, ge=1, le=3653)
     # Cloud targets: container logs (and metrics) collected by the cloud's agent. Unset: on in production.
     container_logs: Optional[bool] = None
     # Docker: exporters whose scrape endpoints an existing Prometheus reads.
     exporters: bool = False
+
+    @field_validator("alert_email")
+    @classmethod
+    def _email(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return None
+        try:
+            # Syntax only: no DNS lookup while the program runs.
+            return validate_email(value, check_deliverability=False).normalized
+        except EmailNotValidError as error:
+            raise ValueError(f"{value!r} is not an e-mail address ({error}); give one such as ops@example.com") from None
+
+    @field_validator("alert_contact_name")
+    @classmethod
+    def _contact_name(cls, value: Optional[str]) -> Optional[str]:
+        # CloudMonitor: 2-40 characters.
+        if value is not None and not 2 <= len(value.strip()) <= 40:
+            raise ValueError("give 2 to 40 characters (CloudMonitor's limit for a contact name)")
+        return value if value is None else value.strip()
 
 
 class RestorePointSettings(Strict):

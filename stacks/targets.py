@@ -7,6 +7,7 @@ import importlib.util
 
 import pulumi
 
+from stacks import cloud_monitoring
 from stacks.config import StackConfig
 from stacks.loader import ConfigError
 
@@ -20,6 +21,10 @@ COMPOSITIONS = {
 
 def deploy(config: StackConfig) -> dict[str, object]:
     module_name = COMPOSITIONS[config.target]
+    problems = cloud_monitoring.problems(config)
+    if problems:
+        project = pulumi.get_project()
+        raise ConfigError("invalid stack configuration:\n  - " + "\n  - ".join(f"{project}:{p.key}: {p}" for p in problems))
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as missing:

@@ -11,11 +11,13 @@ import warnings
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import pulumi_alicloud as alicloud
+    import pulumi_alicloud.cms  # noqa: F401
     import pulumi_alicloud.cr  # noqa: F401
     import pulumi_alicloud.cs  # noqa: F401
     import pulumi_alicloud.dns  # noqa: F401
     import pulumi_alicloud.ecs  # noqa: F401
     import pulumi_alicloud.kvstore  # noqa: F401
+    import pulumi_alicloud.log  # noqa: F401
     import pulumi_alicloud.oss  # noqa: F401
     import pulumi_alicloud.ram  # noqa: F401
     import pulumi_alicloud.rds  # noqa: F401
@@ -23,8 +25,9 @@ with warnings.catch_warnings():
     import pulumi_alicloud.vpc  # noqa: F401
 
     # Submodules load lazily, on first attribute access: load them here, inside the filter.
-    for _used in ("cr.ArtifactSubscriptionRule", "cs.ManagedKubernetes", "dns.AlidnsRecord", "ecs.EipAddress",
-                  "kvstore.Instance", "oss.Bucket", "ram.AccessKey", "rds.Instance",
+    for _used in ("cms.Alarm", "cr.ArtifactSubscriptionRule", "cs.KubernetesAddon", "cs.ManagedKubernetes",
+                  "dns.AlidnsRecord", "ecs.EipAddress", "kvstore.Instance", "log.Project", "oss.Bucket",
+                  "ram.AccessKey", "rds.Instance",
                   "slb.ApplicationLoadBalancer", "vpc.Network"):
         _module, _class = _used.split(".")
         getattr(getattr(alicloud, _module), _class)

@@ -11,6 +11,9 @@ IRSA, and a Kubernetes provider built from the cluster's outputs.
   NetworkPolicies are enforced, not just stored.
 - Workload identity: IRSA (an IAM OIDC provider for the cluster's issuer; roles trust one
   namespace/service account each).
+- Control-plane logs (api, audit, authenticator) go to `/aws/eks/<cluster>/cluster`, declared before the
+  cluster with the stack's retention: EKS would otherwise create the group itself, keeping logs for ever,
+  and a later declaration would fail as "already exists". So the cluster has a fixed name (`<name>-eks`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from components.aws.sdk import aws
 import pulumi_kubernetes as k8s
 
 from components.aws import iam
+from components.aws.monitoring import CONTROL_PLANE_LOG_TYPES, control_plane_log_group_name
 
 ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
 
@@ -69,10 +73,16 @@ class EksCluster(pulumi.ComponentResource):
         api_access_cidrs: Sequence[str],
         production: bool,
         node_policy_statements: Sequence[iam.Statement] = (),
+        log_retention_days: int = 30,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         super().__init__("dify:aws:EksCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        cluster_name = f"{name}-eks"
+        self.cluster_name = cluster_name
+        self.control_plane_logs = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane-logs", name=control_plane_log_group_name(cluster_name),
+            retention_in_days=log_retention_days, opts=child)
 
         secrets_key = aws.kms.Key(
             f"{name}-secrets", description=f"{name}: envelope encryption of Kubernetes Secrets",
@@ -86,6 +96,7 @@ class EksCluster(pulumi.ComponentResource):
 
         self.cluster = aws.eks.Cluster(
             f"{name}-eks",
+            name=cluster_name,
             version=version,
             role_arn=cluster_role.arn,
             vpc_config={
@@ -98,10 +109,10 @@ class EksCluster(pulumi.ComponentResource):
             },
             access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": False},
             encryption_config={"provider": {"key_arn": secrets_key.arn}, "resources": ["secrets"]},
-            enabled_cluster_log_types=["api", "audit", "authenticator"] if production else ["audit"],
+            enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
             upgrade_policy={"support_type": "STANDARD"},
             deletion_protection=production,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster_policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster_policy, self.control_plane_logs]),
         )
         self.name: pulumi.Output[str] = self.cluster.name
         self.security_group_id: pulumi.Output[str] = self.cluster.vpc_config.cluster_security_group_id

@@ -21,6 +21,8 @@ CLUSTER_SG = "sg-0c1u5te7000000001"
 SERVICE_CIDR = "172.20.0.0/16"
 S3_PREFIXES = ["3.5.0.0/19", "52.216.0.0/15", "54.231.0.0/16"]
 EXISTING_VPC_CIDR = "10.50.0.0/16"
+ADDON_VERSION = "v4.4.0-eksbuild.1"
+LB_DNS = "k8s-dify-nginx-0123456789.us-east-1.elb.amazonaws.com"
 
 
 def _suffix(name: str, n: int = 8) -> str:
@@ -49,6 +51,23 @@ def call(token: str, args: dict[str, Any]) -> Optional[dict[str, Any]]:
         return {"id": "pl-63a5400a", "name": args["name"], "addressFamily": "IPv4", "maxEntries": 0,
                 "ownerId": "AWS", "arn": f"arn:aws:ec2:{REGION}:aws:prefix-list/pl-63a5400a", "version": 1,
                 "entries": [{"cidr": c, "description": ""} for c in S3_PREFIXES]}
+    if token == "aws:eks/getAddonVersion:getAddonVersion":
+        return {"id": args["addonName"], "addonName": args["addonName"], "kubernetesVersion": args.get("kubernetesVersion"),
+                "version": ADDON_VERSION}
+    if token == "aws:lb/getLoadBalancer:getLoadBalancer":
+        # The AWS Load Balancer Controller's ALB, found by the tags it sets.
+        name = "k8s-" + args["tags"]["ingress.k8s.aws/stack"].replace("/", "-")[:20] + "-" + _suffix(str(args["tags"]), 10)
+        lb_id = _suffix(name, 16)
+        return {"id": f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:loadbalancer/app/{name}/{lb_id}",
+                "arn": f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:loadbalancer/app/{name}/{lb_id}",
+                "arnSuffix": f"app/{name}/{lb_id}", "name": name, "dnsName": LB_DNS, "loadBalancerType": "application",
+                "tags": args["tags"]}
+    if token == "aws:lb/getTargetGroup:getTargetGroup":
+        name = "k8s-" + _suffix(str(args["tags"]), 20)
+        tg_id = _suffix(name, 16)
+        return {"id": f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/{name}/{tg_id}",
+                "arn": f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/{name}/{tg_id}",
+                "arnSuffix": f"targetgroup/{name}/{tg_id}", "name": name, "tags": args["tags"]}
     if token == "aws:ec2/getVpc:getVpc":
         return {"id": args["id"], "cidrBlock": EXISTING_VPC_CIDR, "arn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc/{args['id']}"}
     return None
@@ -90,7 +109,8 @@ def state(typ: str, name: str, inputs: dict[str, Any]) -> Optional[dict[str, Any
                 "arn": arn.format("rds", f"db:{identifier}")}
     if typ == "aws:elasticache/replicationGroup:ReplicationGroup":
         group = f"{name}-{_suffix(name, 7)}"
-        return {"primaryEndpointAddress": f"master.{group}.abc123.use1.cache.amazonaws.com",
+        return {"id": group, "memberClusters": [f"{group}-{i + 1:03d}" for i in range(int(inputs.get("numCacheClusters", 1)))],
+                "primaryEndpointAddress": f"master.{group}.abc123.use1.cache.amazonaws.com",
                 "readerEndpointAddress": f"replica.{group}.abc123.use1.cache.amazonaws.com"}
     if typ == "aws:s3/bucket:Bucket":
         bucket = inputs.get("bucket") or f"{name}-{_suffix(name, 7)}"
@@ -105,6 +125,9 @@ def state(typ: str, name: str, inputs: dict[str, Any]) -> Optional[dict[str, Any
                     "domainName": domain, "resourceRecordName": f"_{_suffix(domain, 32)}.{domain}.",
                     "resourceRecordType": "CNAME",
                     "resourceRecordValue": f"_{_suffix(domain + 'v', 32)}.mhbtsbpdnt.acm-validations.aws."}]}
+    if typ == "aws:sns/topic:Topic":
+        topic = f"{name}-{_suffix(name, 7)}"
+        return {"arn": arn.format("sns", topic), "name": topic}
     if typ == "aws:route53/record:Record":
         return {"fqdn": str(inputs["name"]).rstrip(".")}
     return None

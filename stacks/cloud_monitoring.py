@@ -1,0 +1,141 @@
+"""`monitoring` on the cloud targets: what each cloud accepts, and the alarm thresholds the stack's size,
+instance classes and connection budget give."""
+
+from __future__ import annotations
+
+import bisect
+from pydantic.alias_generators import to_camel
+
+from components.alarm_levels import CACHE_MEMORY_PERCENT, SENSITIVITY
+from components.dify.concurrency import CONCURRENCY
+from components.kubernetes.sizing import preset as sizing_preset
+from stacks import budget
+from stacks.config import StackConfig
+from stacks.rules import KeyedError
+
+# The values CloudWatch Logs accepts for a log group's retention (PutRetentionPolicy).
+CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                             2557, 2922, 3288, 3653)
+# SLS keeps a logstore's data 1-3650 days (3650: for ever).
+SLS_MAX_RETENTION_DAYS = 3650
+CLOUD_KEYS = ("alarms", "alert_email", "alert_contact_name", "log_retention_days", "container_logs")
+ALICLOUD_ONLY = ("alert_contact_name",)
+# Connections a Redis client process holds besides one per concurrent request or task (broker, results,
+# pub/sub, heartbeat).
+REDIS_BASE_CONNECTIONS = 4
+
+
+def _key(field: str) -> str:
+    return f"monitoring.{to_camel(field)}"
+
+
+def problems(config: StackConfig) -> list[KeyedError]:
+    monitoring = config.monitoring
+    given = [f for f in CLOUD_KEYS if f in monitoring.model_fields_set]
+    if config.target not in ("aws", "alicloud"):
+        return [KeyedError(_key(f), f"{_key(f)} applies to the cloud targets (aws, alicloud), not {config.target}; "
+                                    "remove it") for f in given]
+    found: list[KeyedError] = []
+    days = monitoring.log_retention_days
+    if config.target == "aws":
+        found += [KeyedError(_key(f), f"{_key(f)} applies to target alicloud (a CloudMonitor contact); remove it")
+                  for f in given if f in ALICLOUD_ONLY]
+        if days not in CLOUDWATCH_RETENTION_DAYS:
+            at = bisect.bisect(CLOUDWATCH_RETENTION_DAYS, days)
+            near = ", ".join(str(d) for d in CLOUDWATCH_RETENTION_DAYS[max(at - 1, 0):at + 1])
+            found.append(KeyedError("monitoring.logRetentionDays",
+                                    f"CloudWatch Logs keeps logs for one of {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))} "
+                                    f"days, not {days}; set monitoring.logRetentionDays to one of them (nearest: {near})"))
+    elif days > SLS_MAX_RETENTION_DAYS:
+        found.append(KeyedError("monitoring.logRetentionDays",
+                                f"SLS keeps logs 1 to {SLS_MAX_RETENTION_DAYS} days ({SLS_MAX_RETENTION_DAYS}: for ever), "
+                                f"not {days}; set monitoring.logRetentionDays to {SLS_MAX_RETENTION_DAYS} or less"))
+    return found
+
+
+def container_logs(config: StackConfig) -> bool:
+    """Container logs through the cloud's agent: as set, else on in production."""
+    value = config.monitoring.container_logs
+    return config.size == "production" if value is None else value
+
+
+def database_connection_limit(config: StackConfig) -> int:
+    """The connections above which the database alarms: the budget's usable share of max_connections
+    (90 % less what PostgreSQL and the service reserve), or, where max_connections is unknown, what Dify
+    opens at its replica maximums."""
+    result = budget.budget(config)
+    return result.usable if result.usable is not None else result.total
+
+
+def redis_clients(config: StackConfig) -> int:
+    """Redis connections Dify may hold at its replica maximums (+1 pod during a rollout): one per
+    concurrent request (api, websocket) or task (worker), and a few per process besides."""
+    c = CONCURRENCY[config.size]
+    sizes = sizing_preset(config.size)
+    per_pod = {
+        "api": c.api_processes * (c.api_connections + REDIS_BASE_CONNECTIONS),
+        "worker": c.celery_tasks + REDIS_BASE_CONNECTIONS,
+        "beat": REDIS_BASE_CONNECTIONS,
+        "plugin-daemon": c.daemon_connections,
+    }
+    features = config.dify.release.features
+    if "collaboration" in features:
+        per_pod["api-websocket"] = c.api_connections + REDIS_BASE_CONNECTIONS
+    if "agent" in features:
+        per_pod["agent-backend"] = c.api_connections
+    total = 0
+    for name, connections in per_pod.items():
+        size = sizes.of(name)
+        pods = 1 if name == "beat" else (size.max_replicas or size.replicas) + 1
+        total += pods * connections
+    return total
+
+
+def aws_thresholds(config: StackConfig, instance_class: str, storage_gb: int):
+    from components.aws.monitoring import AlarmThresholds
+
+    level = SENSITIVITY[config.size]
+    memory_gib = budget.rds_class_memory_gib(instance_class)
+    return AlarmThresholds(
+        cpu_percent=level.cpu_percent,
+        periods=level.periods,
+        error_rate_percent=level.error_rate_percent,
+        response_time_seconds=level.response_time_seconds,
+        cache_memory_percent=CACHE_MEMORY_PERCENT,
+        # 10 % of the allocated storage (storage autoscaling grows it at that point).
+        free_storage_bytes=storage_gb * 2**30 // 10,
+        freeable_memory_bytes=None if memory_gib is None else int(memory_gib * 2**30) // 10,
+        database_connections=database_connection_limit(config),
+        cache_connections=redis_clients(config),
+    )
+
+
+def alicloud_thresholds(config: StackConfig, layer7: bool):
+    from components.alicloud.monitoring import AlarmThresholds
+
+    level = SENSITIVITY[config.size]
+    result = budget.budget(config)
+    return AlarmThresholds(
+        cpu_percent=level.cpu_percent,
+        periods=level.periods,
+        response_time_ms=int(level.response_time_seconds * 1000),
+        errors_per_second=CLB_ERRORS_PER_SECOND[config.size],
+        cache_memory_percent=CACHE_MEMORY_PERCENT,
+        connection_percent=database_connection_percent(config),
+        cache_connections=redis_clients(config),
+        layer7=layer7,
+    )
+
+
+def database_connection_percent(config: StackConfig) -> float:
+    """ApsaraDB reports connections as a share of max_connections (conn_usgae): the budget's usable share
+    where max_connections is known (postgres.maxConnections), else its 90 % headroom line."""
+    result = budget.budget(config)
+    if result.limit and result.usable is not None:
+        return round(100 * result.usable / result.limit, 1)
+    return 90.0
+
+
+# CloudMonitor gives a CLB instance's 5xx as answers per second, with no request count to divide by:
+# the alarm fires on a sustained rate.
+CLB_ERRORS_PER_SECOND: dict[str, float] = {"dev": 1.0, "small": 1.0, "production": 2.0}
