@@ -7,7 +7,10 @@ NetworkPolicies do, with what Docker networks can express (a network joins conta
   containers are created before the catalog, so one network per data service, not per pair);
 - `egress-<service>`: a bridge with a route out, for one workload that needs the internet (or an
   external data service), shared with nobody;
-- `entry`: nginx alone, on a bridge (published ports need one), so nginx also has a route out.
+- `entry`: nginx alone, on a bridge (published ports need one), so nginx also has a route out;
+- `scrape-<service>`: an exporter alone, on a bridge without masquerading (published ports need a
+  bridge; without NAT its packets do not leave the host for the internet), its metrics port published
+  on `metrics_address` only.
 Each network gets a /28 from `network_pool` at a slot derived from its name (the next free one if
 two names meet), so Docker's default pools (about 30 networks) are not exhausted and a network keeps
 its subnet when services are added or removed.
@@ -26,6 +29,7 @@ from components.workload import DATA_NET, OBJECT_STORE, POSTGRES, REDIS, Service
 
 DATA_SERVICES = (POSTGRES, REDIS, OBJECT_STORE)
 ENTRY = "entry"
+SCRAPE = "scrape-"
 
 
 class DockerRuntime(pulumi.ComponentResource):
@@ -40,9 +44,12 @@ class DockerRuntime(pulumi.ComponentResource):
         keep_volumes: bool,
         bind_address: str = "0.0.0.0",
         network_pool: str = "10.213.0.0/16",
+        metrics_address: Optional[str] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         super().__init__("dify:docker:DockerRuntime", name, None, opts)
+        # Where the exporters' scrape ports are published (None: nowhere).
+        self.metrics_address = metrics_address
         self.prefix = name
         self.labels = labels
         self.keep_volumes = keep_volumes
@@ -83,7 +90,12 @@ class DockerRuntime(pulumi.ComponentResource):
             nets.add(f"egress-{spec.name}")
         if spec.public_ports:
             nets.add(ENTRY)
+        if self._scraped(spec):
+            nets.add(f"{SCRAPE}{spec.name}")
         return nets
+
+    def _scraped(self, spec: ServiceSpec) -> bool:
+        return bool(spec.scrape) and self.metrics_address is not None and not spec.public_ports
 
     def network(self, logical: str) -> docker.Network:
         """The host network for a logical network, created when a service first joins it."""
@@ -96,8 +108,10 @@ class DockerRuntime(pulumi.ComponentResource):
             self.networks[logical] = docker.Network(
                 f"{self.prefix}-net-{logical}",
                 name=f"{self.prefix}-net-{logical}",
-                internal=not (logical == ENTRY or logical.startswith("egress-")),
+                internal=not (logical == ENTRY or logical.startswith(("egress-", SCRAPE))),
                 driver="bridge",
+                options={"com.docker.network.bridge.enable_ip_masquerade": "false"}
+                if logical.startswith(SCRAPE) else None,
                 ipam_configs=[docker.NetworkIpamConfigArgs(subnet=subnet)],
                 labels=self._labels(),
                 opts=self._child,
@@ -193,6 +207,8 @@ class DockerRuntime(pulumi.ComponentResource):
                 docker.ContainerPortArgs(internal=p.container, external=p.host, ip=self.bind_address)
                 for p in spec.public_ports
             ]
+            + [docker.ContainerPortArgs(internal=s.number, external=s.number, ip=self.metrics_address)
+               for s in (spec.scrape if self._scraped(spec) else ())]
             or None,
             labels=[
                 docker.ContainerLabelArgs(label=k, value=v)

@@ -12,6 +12,11 @@ REDIS = "redis:7.4.10-alpine"
 # SeaweedFS: an S3-compatible store under active development (Apache-2.0). MinIO's community
 # edition stopped shipping images in 2025 and its repository is archived.
 SEAWEEDFS = "chrislusf/seaweedfs:4.47"
+# Prometheus exporters (components.monitoring), each at its project's newest release.
+NGINX_EXPORTER = "nginx/nginx-prometheus-exporter:1.5.3"
+NGINX_LOG_EXPORTER = "quay.io/martinhelmich/prometheus-nginxlog-exporter:v1.11.0"
+REDIS_EXPORTER = "oliver006/redis_exporter:v1.88.0"
+POSTGRES_EXPORTER = "prometheuscommunity/postgres-exporter:v0.20.1"
 
 DIFY_API = "langgenius/dify-api"
 DIFY_WEB = "langgenius/dify-web"
@@ -27,7 +32,8 @@ def image_ref(image: str, mirror: Optional[str] = None) -> str:
 
     Official images live under `library/` on Docker Hub, which mirrors expect spelled out.
     """
-    if not mirror:
-        return image
+    first = image.split("/", 1)[0]
+    if not mirror or ("/" in image and ("." in first or ":" in first)):
+        return image  # not on Docker Hub (quay.io/...): the mirror does not serve it
     repository = image if "/" in image.split(":", 1)[0] else f"library/{image}"
     return f"{mirror}/{repository}"

@@ -151,6 +151,11 @@ class KubernetesRuntime(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=parent or self, provider=self.provider),
         )
 
+    def policy(self, policy_name: str, spec: dict, parent: Optional[pulumi.Resource] = None,
+               level: Optional[str] = None) -> None:
+        """A NetworkPolicy in the namespace of `level` (Dify's own by default), named like the others."""
+        self._policy(policy_name, spec, parent, level)
+
     def selector(self, spec: ServiceSpec) -> dict[str, str]:
         return {INSTANCE_LABEL: self.prefix, NAME_LABEL: spec.name}
 
@@ -213,6 +218,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
             "metadata": {"labels": {**self.labels, **selector, **component, **network.labels(spec)}},
             "spec": pods.pod_spec(spec, profile, main, pod_volumes, constraints),
         }
+        template["spec"]["containers"] += [pods.sidecar(spec, s) for s in spec.sidecars]
         account = k8s.core.v1.ServiceAccount(
             f"{self.prefix}-{spec.name}-account",
             metadata=self._meta(spec.name, labels=labels, annotations=self.identities.get(spec.name)),

@@ -78,6 +78,30 @@ class QueueScaling:
 
 
 @dataclass(frozen=True)
+class Scrape:
+    """An endpoint Prometheus scrapes: a port of the workload or of one of its sidecars, by name and number."""
+
+    port: str
+    number: int
+    path: str = "/metrics"
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    """A helper container in the workload's pod (Kubernetes; a Docker host runs helpers as containers of
+    their own). `files`: paths of the workload's own files it mounts too; resources as requests/limits."""
+
+    name: str
+    image: str
+    args: tuple[str, ...] = ()
+    ports: tuple[Port, ...] = ()
+    files: tuple[str, ...] = ()
+    health: Optional[HealthCheck] = None
+    cpu: tuple[str, str] = ("10m", "100m")
+    memory: tuple[str, str] = ("16Mi", "64Mi")
+
+
+@dataclass(frozen=True)
 class StateMount:
     """Persistent state: a named volume on Docker, a volume claim or shared storage on Kubernetes."""
 
@@ -126,6 +150,9 @@ class ServiceSpec:
     internet: bool = False
     # Writes into its image's own directories (so no read-only root filesystem for it).
     writes_image: bool = False
+    sidecars: tuple[Sidecar, ...] = ()
+    # Metrics endpoints a Prometheus scrapes (from the Prometheus namespace only; see components.monitoring).
+    scrape: tuple[Scrape, ...] = ()
 
     @property
     def address(self) -> str:

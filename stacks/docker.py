@@ -10,7 +10,9 @@ from components.dify.catalog import Edge, build_catalog
 from components.dify.concurrency import CONCURRENCY
 from components.dify.environment import PublicUrls
 from components.docker_runtime import DockerRuntime
+from components.monitoring.exporters import with_exporters
 from components.secrets import DifySecrets
+from stacks import monitoring
 from stacks.config import StackConfig
 from stacks.data import self_hosted_or_external
 
@@ -44,12 +46,17 @@ def deploy(config: StackConfig) -> dict[str, object]:
         keep_volumes=config.docker.keep_volumes_on_destroy,
         bind_address=config.docker.bind_address,
         network_pool=config.docker.network_pool,
+        metrics_address=config.monitoring.exporters_bind_address if config.monitoring.exporters else None,
     )
     data = self_hosted_or_external(name, config, runtime)
     secrets = DifySecrets(f"{name}-secrets", agent="agent" in config.dify.release.features)
     urls = public_urls(config)
+    exporters = monitoring.exporters(config, data.endpoints, sidecars=False)
     catalog = build_catalog(config.dify, config.registry, urls, data.endpoints, secrets, edge(config),
-                            CONCURRENCY[config.size])
+                            CONCURRENCY[config.size], telemetry=monitoring.telemetry(config),
+                            nginx_status=exporters.nginx_status() if exporters else None)
+    if exporters is not None:
+        catalog = with_exporters(catalog, exporters)
     runtime.plan(list(catalog.values()))
     DifyApp(f"{name}-app", catalog, runtime, data.workloads)
 
@@ -60,4 +67,6 @@ def deploy(config: StackConfig) -> dict[str, object]:
         "stateVolumes": [volume.name for volume in runtime.volumes.values()],
         "networks": {logical: network.name for logical, network in runtime.networks.items()},
         "difyVersion": config.dify.version,
+        **({"scrapeTargets": {s.name: f"{config.monitoring.exporters_bind_address}:{s.scrape[0].number}"
+                              for s in catalog.values() if s.scrape}} if exporters else {}),
     }

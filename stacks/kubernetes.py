@@ -34,8 +34,11 @@ from components.kubernetes.entry import Entry, load_balancer_annotations
 from components.kubernetes.network import ALIBABA_METADATA, Destination, Isolation
 from components.kubernetes.sizing import preset
 from components.kubernetes_runtime import KubernetesRuntime
+from components.monitoring.exporters import with_exporters
+from components.monitoring.kubernetes import ClusterMonitoring, otel_egress
 from components.secrets import DifySecrets
 from components.workload import APP_NET, DATA_NET, OBJECT_STORE, POSTGRES, REDIS, ServiceSpec
+from stacks import monitoring
 from stacks.config import StackConfig
 from stacks.data import DataServices, self_hosted_or_external
 
@@ -174,13 +177,23 @@ def deploy_on_cluster(
     secrets = DifySecrets(f"{name}-secrets", agent="agent" in config.dify.release.features)
     tls = k.tls_enabled or entry.tls_at_load_balancer
     urls = public_urls(config, tls)
+    exporters = monitoring.exporters(config, data.endpoints, sidecars=True)
     catalog = with_migration_job(
         build_catalog(config.dify, config.registry, urls, data.endpoints, secrets, edge(config, entry),
-                      CONCURRENCY[config.size]),
+                      CONCURRENCY[config.size], telemetry=monitoring.telemetry(config),
+                      nginx_status=exporters.nginx_status() if exporters else None),
         config.dify.release,
     )
+    if exporters is not None:
+        catalog = with_exporters(catalog, exporters)
     runtime.place(catalog.values())
     DifyApp(f"{name}-app", catalog, runtime, data.workloads)
+    if exporters is not None:
+        ClusterMonitoring(f"{name}-monitoring", runtime, catalog,
+                          monitoring.cluster_args(config, runtime, catalog, exporters))
+    collector = monitoring.collector(config)
+    if collector is not None:
+        otel_egress(runtime, catalog, collector)
 
     address = runtime.entry_address
     scheme = "https" if tls else "http"

@@ -22,6 +22,7 @@ from components.dify.environment import (
     Env,
     PublicUrls,
     SecretEnv,
+    Telemetry,
     pgvector_env,
     plugin_daemon_redis_env,
     plugin_daemon_ssl_mode,
@@ -29,6 +30,7 @@ from components.dify.environment import (
     postgres_env,
     redis_env,
     storage_env,
+    telemetry_env,
     url_env,
 )
 from components.workload import (
@@ -91,8 +93,12 @@ def build_catalog(
     secrets: DifySecrets,
     edge: Edge = Edge(),
     concurrency: Concurrency = CONCURRENCY["dev"],
+    telemetry: Optional[Telemetry] = None,
+    nginx_status: Optional[nginx.Status] = None,
 ) -> dict[str, ServiceSpec]:
-    """Every Dify service of the configured release, keyed by its host name inside the deployment."""
+    """Every Dify service of the configured release, keyed by its host name inside the deployment.
+    `telemetry`: api, worker (and the websocket server, an api) export traces and metrics over OTLP;
+    `nginx_status`: nginx serves its counters for an exporter."""
     release = settings.release
     image = {role: images.image_ref(ref, registry.mirror) for role, ref in release.images().items()}
     agent, collaboration = "agent" in release.features, "collaboration" in release.features
@@ -132,11 +138,15 @@ def build_catalog(
     def api_mode(mode: str, **extra: str) -> tuple[Env, SecretEnv]:
         return {**shared_plain, "MODE": mode, **extra}, dict(shared_secret)
 
+    def exporting(env: tuple[Env, SecretEnv]) -> tuple[Env, SecretEnv]:
+        plain, secret = telemetry_env(telemetry)
+        return {**env[0], **plain}, {**env[1], **secret}
+
     # Only the api migrates (Dify's own lock guards its replicas); worker and beat start after it.
     # gunicorn reads GUNICORN_CMD_ARGS itself: on SIGTERM its workers finish open streams, up to the longest run.
-    api_env = api_mode("api", MIGRATION_ENABLED="true", GUNICORN_CMD_ARGS=f"--graceful-timeout {LONGEST_RUN_S}",
-                       **concurrency.api_env())
-    worker_env = api_mode("worker", **concurrency.worker_env())
+    api_env = exporting(api_mode("api", MIGRATION_ENABLED="true",
+                                 GUNICORN_CMD_ARGS=f"--graceful-timeout {LONGEST_RUN_S}", **concurrency.api_env()))
+    worker_env = exporting(api_mode("worker", **concurrency.worker_env()))
     beat_env = api_mode("beat")
     # Beat only schedules: it calls neither the plugin daemon's inner api nor the agent backend.
     for key in ("INNER_API_KEY_FOR_PLUGIN", "AGENT_BACKEND_API_TOKEN"):
@@ -267,7 +277,7 @@ def build_catalog(
         name="nginx", upstream_name="nginx",
         image=images.image_ref(images.NGINX, registry.mirror),
         ports=(Port("http", nginx.HTTP_PORT),) + ((Port("https", nginx.HTTPS_PORT),) if edge.tls else ()),
-        files=_nginx_files(settings, edge, api_addr, collaboration),
+        files=_nginx_files(settings, edge, api_addr, collaboration, nginx_status),
         public_ports=(PublishedPort("http", nginx.HTTP_PORT, edge.http_port),)
         + ((PublishedPort("https", nginx.HTTPS_PORT, edge.https_port),) if edge.tls else ()),
         health=HealthCheck(port=nginx.HTTP_PORT, path=nginx.HEALTH_PATH,
@@ -300,13 +310,14 @@ def _postgres_ca_files(pg: PostgresEndpoint) -> tuple[ConfigFile, ...]:
     return (ConfigFile(POSTGRES_CA_PATH, pg.ca_certificate),)
 
 
-def _nginx_files(settings: DifySettings, edge: Edge, api_addr: str, collaboration: bool) -> tuple[ConfigFile, ...]:
+def _nginx_files(settings: DifySettings, edge: Edge, api_addr: str, collaboration: bool,
+                 status: Optional[nginx.Status] = None) -> tuple[ConfigFile, ...]:
     files = nginx.config_files(
         api=api_addr, web=f"web:{WEB_PORT}", plugin_daemon=f"plugin-daemon:{PLUGIN_DAEMON_PORT}",
         websocket=f"{WEBSOCKET}:{API_PORT}" if collaboration else None,
         extra_api_routes=settings.release.extra_api_routes,
         body_limit=settings.request_body_limit, tls=edge.tls, https_port=edge.https_port,
-        behind_proxy=edge.behind_proxy,
+        behind_proxy=edge.behind_proxy, status=status,
     )
     if edge.tls_certificate is None or edge.tls_key is None:
         return files

@@ -7,6 +7,7 @@ secret Outputs into Secrets. Names match upstream's docker-compose for the pinne
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 from urllib.parse import quote
 
 import pulumi
@@ -199,3 +200,36 @@ def _keys(store: ObjectStoreEndpoint, access_name: str, secret_name: str, plugin
         access, secret = store.plugin_access_key, store.plugin_secret_key
     assert access is not None and secret is not None
     return {access_name: pulumi.Output.secret(access), secret_name: pulumi.Output.secret(secret)}
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """Dify's own OpenTelemetry export (api/configs/observability/otel/otel_config.py): traces and metrics
+    over OTLP to `endpoint` (a base URL; Dify appends /v1/traces and /v1/metrics unless the signal's own
+    endpoint is given), `protocol` `http` or `grpc`; `api_key` is sent as a bearer token."""
+
+    endpoint: str
+    protocol: str = "http"
+    sampling_rate: float = 0.1
+    metric_export_interval_ms: int = 60000
+    trace_endpoint: Optional[str] = None
+    metric_endpoint: Optional[str] = None
+    api_key: Optional[pulumi.Output[str]] = None
+
+
+def telemetry_env(telemetry: Optional[Telemetry]) -> tuple[Env, SecretEnv]:
+    if telemetry is None:
+        return {}, {}
+    plain: Env = {
+        "ENABLE_OTEL": "true",
+        "OTEL_EXPORTER_TYPE": "otlp",
+        "OTLP_BASE_ENDPOINT": telemetry.endpoint,
+        "OTEL_EXPORTER_OTLP_PROTOCOL": telemetry.protocol,
+        "OTEL_SAMPLING_RATE": repr(float(telemetry.sampling_rate)),
+        "OTEL_METRIC_EXPORT_INTERVAL": str(telemetry.metric_export_interval_ms),
+    }
+    if telemetry.trace_endpoint:
+        plain["OTLP_TRACE_ENDPOINT"] = telemetry.trace_endpoint
+    if telemetry.metric_endpoint:
+        plain["OTLP_METRIC_ENDPOINT"] = telemetry.metric_endpoint
+    return plain, ({"OTLP_API_KEY": telemetry.api_key} if telemetry.api_key is not None else {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 from components.workload import ConfigFile
@@ -11,6 +12,41 @@ TLS_DIR = "/etc/nginx/tls"
 HEALTH_PATH = "/healthz"
 # Unprivileged ports: nginx needs no capability and runs as its image's user.
 HTTP_PORT, HTTPS_PORT = 8080, 8443
+STATUS_PORT, STATUS_PATH = 8081, "/stub_status"
+# The image's own access log (a link to stdout).
+ACCESS_LOG = "/var/log/nginx/access.log"
+
+
+@dataclass(frozen=True)
+class Status:
+    """nginx's own counters for an exporter: `stub_status` on a server of its own at `listen` (an address in
+    the pod for a sidecar, or a port for an exporter container beside it), outside the routed servers.
+    `access_syslog`: also send each access log line to a log exporter at this host:port (UDP syslog), the
+    source of status codes, which stub_status does not count."""
+
+    listen: str = f"127.0.0.1:{STATUS_PORT}"
+    access_syslog: Optional[str] = None
+
+
+# The image's `main` format plus the request time, defined here so the config does not rely on nginx.conf.
+_LOG_FORMAT = ("log_format dify_access '$remote_addr - $remote_user [$time_local] \"$request\" '\n"
+               "                       '$status $body_bytes_sent \"$http_referer\" '\n"
+               "                       '\"$http_user_agent\" \"$http_x_forwarded_for\" $request_time';\n")
+
+
+def _status_server(status: Status) -> str:
+    return (
+        f"server {{\n    listen {status.listen};\n    server_name _;\n    access_log off;\n"
+        f"    location = {STATUS_PATH} {{\n        stub_status;\n    }}\n"
+        "    location / {\n        return 404;\n    }\n}\n"
+    )
+
+
+def _access_logs(status: Optional[Status]) -> str:
+    if status is None or status.access_syslog is None:
+        return ""
+    return (f"    access_log {ACCESS_LOG} dify_access;\n"
+            f"    access_log syslog:server={status.access_syslog},tag=nginx,severity=info dify_access;\n")
 
 # (location, upstream key). Order as upstream's template; nginx picks the longest prefix anyway.
 ROUTES: tuple[tuple[str, str], ...] = (
@@ -71,7 +107,7 @@ def _locations(upstreams: dict[str, str], extra_api_routes: tuple[str, ...]) -> 
 
 def render(api: str, web: str, plugin_daemon: str, body_limit: str = "100M", tls: bool = False,
            https_port: int = 443, behind_proxy: bool = False, websocket: Optional[str] = None,
-           extra_api_routes: tuple[str, ...] = ()) -> str:
+           extra_api_routes: tuple[str, ...] = (), status: Optional[Status] = None) -> str:
     """`behind_proxy`: a load balancer in front terminates TLS; trust its X-Forwarded-Proto.
     `websocket`: the collaboration server (host:port) that /socket.io/ goes to, when there is one.
     Upstreams are host names that resolve through the system resolver (Docker's DNS on a Docker host,
@@ -82,14 +118,17 @@ def render(api: str, web: str, plugin_daemon: str, body_limit: str = "100M", tls
         "# Rendered by the Dify deployment; do not edit on the host.\n"
         f"map {scheme_source} $forwarded_proto {{\n    default {scheme_source};\n    \"\" $scheme;\n}}\n"
         + (_UPGRADE_MAP if websocket else "")
+        + (_LOG_FORMAT if status is not None and status.access_syslog else "")
+        + (_status_server(status) if status is not None else "")
     )
     health = f"    location = {HEALTH_PATH} {{\n        access_log off;\n        return 200 \"ok\\n\";\n    }}"
-    common = f"    server_name _;\n    client_max_body_size {body_limit};\n    keepalive_timeout 65;\n"
+    common = (f"    server_name _;\n    client_max_body_size {body_limit};\n    keepalive_timeout 65;\n"
+              + _access_logs(status))
     if not tls:
         return f"{header}server {{\n    listen {HTTP_PORT};\n{common}{health}\n{_locations(upstreams, extra_api_routes)}\n}}\n"
     redirect_port = "" if https_port == 443 else f":{https_port}"
     return (
-        f"{header}server {{\n    listen {HTTP_PORT};\n    server_name _;\n{health}\n"
+        f"{header}server {{\n    listen {HTTP_PORT};\n    server_name _;\n{_access_logs(status)}{health}\n"
         f"    location / {{\n        return 301 https://$host{redirect_port}$request_uri;\n    }}\n}}\n"
         f"server {{\n    listen {HTTPS_PORT} ssl;\n    http2 on;\n{common}"
         f"    ssl_certificate {TLS_DIR}/tls.crt;\n    ssl_certificate_key {TLS_DIR}/tls.key;\n"
@@ -102,7 +141,8 @@ def render(api: str, web: str, plugin_daemon: str, body_limit: str = "100M", tls
 
 def config_files(api: str, web: str, plugin_daemon: str, body_limit: str, tls: bool,
                  https_port: int = 443, behind_proxy: bool = False,
-                 websocket: Optional[str] = None, extra_api_routes: tuple[str, ...] = ()) -> tuple[ConfigFile, ...]:
+                 websocket: Optional[str] = None, extra_api_routes: tuple[str, ...] = (),
+                 status: Optional[Status] = None) -> tuple[ConfigFile, ...]:
     """The server config; with TLS the certificate files are added by the renderer from secrets."""
     return (ConfigFile(CONFIG_PATH, render(api, web, plugin_daemon, body_limit, tls, https_port, behind_proxy,
-                                           websocket, extra_api_routes)),)
+                                           websocket, extra_api_routes, status)),)

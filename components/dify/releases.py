@@ -46,6 +46,9 @@ class Release:
     celery_healthcheck: bool = False
     # The queues the worker consumes (api/docker/entrypoint.sh's community-edition default).
     worker_queues: tuple[str, ...] = ()
+    # The plugin daemon serves Prometheus metrics at /metrics/ on its port (daemon >= 0.6:
+    # internal/server/http_server.go, PROMETHEUS_ENABLED defaulting to true).
+    daemon_metrics: bool = False
 
     @property
     def api(self) -> str:
@@ -95,7 +98,7 @@ RELEASES: dict[str, Release] = {
             agent_backend="1.16.1", local_sandbox="1.16.1",
             features=frozenset({"agent", "collaboration"}), daemon_migrates_apart=True,
             optional_env=OPTIONAL_ENV, extra_api_routes=("/openapi",), celery_healthcheck=True,
-            worker_queues=_QUEUES_1_16,
+            worker_queues=_QUEUES_1_16, daemon_metrics=True,
         ),
     )
 }

@@ -9,9 +9,9 @@ from typing import Optional
 
 import pulumi
 
-from components.kubernetes.security import Profile
+from components.kubernetes.security import Profile, profile_for
 from components.kubernetes.sizing import Preset, WorkloadSize
-from components.workload import ConfigFile, DATA_NET, HealthCheck, ServiceSpec
+from components.workload import ConfigFile, DATA_NET, HealthCheck, ServiceSpec, Sidecar
 
 FILES_VOLUME, SECRET_FILES_VOLUME = "files", "secret-files"
 ZONE, HOSTNAME = "topology.kubernetes.io/zone", "kubernetes.io/hostname"
@@ -130,6 +130,33 @@ def container(spec: ServiceSpec, size: WorkloadSize, profile: Profile, env_list:
                               "timeoutSeconds": 20, "failureThreshold": 3}
     if spec.drain_s:
         c["lifecycle"] = {"preStop": {"exec": {"command": ["sleep", str(spec.drain_s)]}}}
+    return c
+
+
+def sidecar(spec: ServiceSpec, helper: Sidecar) -> dict:
+    """A helper container of `spec`'s pod, under its own image's user (the pod's is the main image's)."""
+    profile = profile_for(helper.image)
+    context = profile.container()
+    if profile.user is not None:
+        context.update(runAsNonRoot=True, runAsUser=profile.user, runAsGroup=profile.group)
+    c: dict = {
+        "name": helper.name,
+        "image": helper.image,
+        "imagePullPolicy": "IfNotPresent",
+        "resources": {"requests": {"cpu": helper.cpu[0], "memory": helper.memory[0]},
+                      "limits": {"cpu": helper.cpu[1], "memory": helper.memory[1]}},
+        "securityContext": context,
+    }
+    if helper.args:
+        c["args"] = list(helper.args)
+    if helper.ports:
+        c["ports"] = [{"name": p.name, "containerPort": p.number, "protocol": "TCP"} for p in helper.ports]
+    plain = tuple(f for f in spec.files if not f.secret)
+    keys = dict(zip((f.path for f in plain), file_keys(plain)))
+    if helper.files:
+        c["volumeMounts"] = [{"name": FILES_VOLUME, "mountPath": path, "subPath": keys[path], "readOnly": True}
+                             for path in helper.files]
+    c.update(probes(helper.health))
     return c
 
 

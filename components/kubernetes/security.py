@@ -96,6 +96,13 @@ PROFILES: dict[str, Profile] = {
     images.REDIS: Profile(999, 1000, read_only=True, writable=("/tmp",), why="runs as redis (999:1000)"),
     # SeaweedFS needs only its data directory.
     images.SEAWEEDFS: Profile(1000, 1000, read_only=True, writable=("/tmp",), why="needs only its data directory"),
+    # The exporters are static binaries that need nothing writable. nginx-prometheus-exporter and
+    # redis_exporter set numeric users in their images; postgres-exporter's is the named `nobody` (65534);
+    # the nginx log exporter's released image sets none, 65532 is its own Dockerfile's.
+    images.NGINX_EXPORTER: Profile(1001, 1001, read_only=True, why="runs as its image's user 1001"),
+    images.NGINX_LOG_EXPORTER: Profile(65532, 65532, read_only=True, why="a static binary as an unprivileged user"),
+    images.REDIS_EXPORTER: Profile(59000, 59000, read_only=True, why="runs as its image's user 59000"),
+    images.POSTGRES_EXPORTER: Profile(65534, 65534, read_only=True, why="runs as nobody (65534)"),
 }
 
 DEFAULT = Profile(why="unknown image: no capabilities")
