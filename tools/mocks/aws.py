@@ -105,6 +105,10 @@ def state(typ: str, name: str, inputs: dict[str, Any]) -> Optional[dict[str, Any
                     "domainName": domain, "resourceRecordName": f"_{_suffix(domain, 32)}.{domain}.",
                     "resourceRecordType": "CNAME",
                     "resourceRecordValue": f"_{_suffix(domain + 'v', 32)}.mhbtsbpdnt.acm-validations.aws."}]}
+    if typ == "aws:opensearch/domain:Domain":
+        domain = inputs["domainName"]
+        return {"arn": arn.format("es", f"domain/{domain}"), "domainId": f"{ACCOUNT}/{domain}",
+                "endpoint": f"vpc-{domain}-{_suffix(domain, 26)}.{REGION}.es.amazonaws.com"}
     if typ == "aws:route53/record:Record":
         return {"fqdn": str(inputs["name"]).rstrip(".")}
     return None
