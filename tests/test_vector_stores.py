@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from components.dify.releases import RELEASES
 from tests.test_kubernetes import assert_secrets_only_in_secrets, by_service, env_of
 from tests.test_upstream_releases import upstream_keys
 from tools.mocks import run_program
@@ -26,10 +27,12 @@ def plain_value(entry: dict):
     return entry.get("value")
 
 
-def assert_env_is_upstreams(services: dict, version: str = "1.16.1") -> None:
-    for service in USERS:
-        unknown = set(vector_env(env_of(services[service]))) - upstream_keys(version, service)
-        assert not unknown, (service, unknown)
+def assert_env_is_upstreams(services: dict) -> None:
+    """The store's keys do not depend on the release: each must be one every release in the table defines."""
+    for version in RELEASES:
+        for service in USERS:
+            unknown = set(vector_env(env_of(services[service]))) - upstream_keys(version, service)
+            assert not unknown, (version, service, unknown)
 
 
 def assert_only_users_have_it(services: dict) -> None:
@@ -60,7 +63,7 @@ def test_docker_reaches_an_external_store_through_the_services_own_route_out():
         assert not any(k.startswith("PGVECTOR_") for k in envs[service])
         networks = {n["name"] for n in containers[service].plain["networksAdvanced"]}
         assert f"dify-dev-net-egress-{service}" in networks
-        assert set(vector_env(envs[service])) <= upstream_keys("1.16.1", service)
+        assert all(set(vector_env(envs[service])) <= upstream_keys(v, service) for v in RELEASES)
     for service in ("beat", "api-websocket", "plugin-daemon"):
         assert not vector_env(envs[service]), service
 
@@ -195,3 +198,80 @@ def test_a_kind_of_another_cloud_is_refused_on_aws():
     with pytest.raises(Exception) as raised:
         run_program("prod", overrides={"vectorStore": {"kind": "tablestore"}})
     assert "vectorStore.kind" in str(raised.value) and "opensearch" in str(raised.value)
+
+
+def test_alicloud_analyticdb_in_the_vpc_with_a_generated_privileged_account():
+    run = run_program("alicloud", overrides={"vectorStore": {"kind": "analyticdb"}})
+    instance = run.named("alicloud:gpdb/instance:Instance", "dify-alicloud-vectors-instance")
+    i = instance.plain
+    assert i["dbInstanceMode"] == "StorageElastic" and i["dbInstanceCategory"] == "HighAvailability"
+    assert i["segNodeNum"] % 4 == 0 and i["instanceSpec"] == "4C32G" and i["segStorageType"] == "cloud_essd"
+    assert i["vswitchId"] == "dify-alicloud-network-nodes-0-id" and i["instanceNetworkType"] == "VPC"
+    assert i["ipWhitelists"] == [{"ipGroupName": "dify", "securityIpList": "192.168.0.0/16"}]
+    assert i["vectorConfigurationStatus"] == "enabled"
+    assert instance.options.get("protect") is True
+    account = run.named("alicloud:gpdb/account:Account", "dify-alicloud-vectors-account")
+    assert account.plain["accountType"] == "Super"
+    password = account.plain["accountPassword"]
+    assert password in run.secrets
+    services = by_service(run)
+    assert_only_users_have_it(services)
+    assert_env_is_upstreams(services)
+    env = env_of(services["api"])
+    assert plain_value(env["VECTOR_STORE"]) == "analyticdb"
+    assert plain_value(env["ANALYTICDB_HOST"]).endswith(".gpdb.rds.aliyuncs.com")
+    assert plain_value(env["ANALYTICDB_ACCOUNT"]) == "dify_vectors"
+    assert "ANALYTICDB_KEY_ID" not in env and "valueFrom" in env["ANALYTICDB_PASSWORD"]
+    assert_secrets_only_in_secrets(run, [password], must_reach=[password])
+    assert run.outputs["vectorStore"]["instanceId"] == instance.name + "-id"
+
+
+def test_alicloud_tablestore_bound_to_the_vpc_with_a_key_scoped_to_the_instance():
+    from tools.mocks.alicloud import ACCESS_KEY_SECRET
+
+    run = run_program("alicloud", overrides={"vectorStore": {"kind": "tablestore"}})
+    instance = run.named("alicloud:ots/instance:Instance", "dify-alicloud-vectors-instance").plain
+    assert instance["accessedBy"] == "Vpc" and instance["networkTypeAcls"] == ["VPC"]
+    name = instance["name"]
+    assert 3 <= len(name) <= 16 and name[0].isalpha()
+    binding = run.named("alicloud:ots/instanceAttachment:InstanceAttachment", "dify-alicloud-vectors-vpc").plain
+    assert binding["instanceName"] == name and binding["vswitchId"] == "dify-alicloud-network-nodes-0-id"
+    policy = json.loads(run.named("alicloud:ram/policy:Policy", "dify-alicloud-vectors-policy").plain["policyDocument"])
+    resources = [r for s in policy["Statement"] for r in s["Resource"]]
+    assert resources == [f"acs:ots:*:*:instance/{name}", f"acs:ots:*:*:instance/{name}/table/*"]
+    attached = run.named("alicloud:ram/userPolicyAttachment:UserPolicyAttachment",
+                         "dify-alicloud-vectors-user-policy").plain
+    assert attached["policyType"] == "Custom"
+    services = by_service(run)
+    assert_only_users_have_it(services)
+    assert_env_is_upstreams(services)
+    env = env_of(services["worker"])
+    assert plain_value(env["TABLESTORE_ENDPOINT"]) == f"https://{name}.cn-hangzhou.vpc.tablestore.aliyuncs.com"
+    assert plain_value(env["TABLESTORE_INSTANCE_NAME"]) == name
+    assert all("valueFrom" in env[k] for k in ("TABLESTORE_ACCESS_KEY_ID", "TABLESTORE_ACCESS_KEY_SECRET"))
+    assert_secrets_only_in_secrets(run, [ACCESS_KEY_SECRET], must_reach=[ACCESS_KEY_SECRET])
+
+
+def test_alicloud_dev_analyticdb_is_basic_with_two_segments():
+    run = run_program("alicloud", overrides={"size": "dev", "vectorStore": {"kind": "analyticdb",
+                                                                            "analyticdb": {"storageGb": 80}}})
+    i = run.named("alicloud:gpdb/instance:Instance", "dify-alicloud-vectors-instance").plain
+    assert (i["dbInstanceCategory"], i["instanceSpec"], i["segNodeNum"], i["storageSize"]) == ("Basic", "2C8G", 2, 80)
+
+
+@pytest.mark.parametrize("stack, kinds", [("prod", ("opensearch",)), ("alicloud", ("analyticdb", "tablestore")),
+                                          ("k8s", ("external",))])
+def test_switching_the_vector_store_replaces_no_database(stack, kinds):
+    from tests.change_plan import cached_run, stateful_losses
+
+    before = cached_run(stack, {})
+    for kind in kinds:
+        store = QDRANT if kind == "external" else {"kind": kind}
+        if kind == "external":
+            after = run_program(stack, overrides={"vectorStore": store}, secret_keys=("vectorStore",))
+        else:
+            after = cached_run(stack, {"vectorStore": store})
+        assert stateful_losses(before, after) == [], kind
+        # Back to pgvector: only the vector store's own resources go (protected in production).
+        gone = {name for typ, name, _ in stateful_losses(after, before)}
+        assert all("-vectors" in name for name in gone), gone

@@ -15,8 +15,10 @@ with warnings.catch_warnings():
     import pulumi_alicloud.cs  # noqa: F401
     import pulumi_alicloud.dns  # noqa: F401
     import pulumi_alicloud.ecs  # noqa: F401
+    import pulumi_alicloud.gpdb  # noqa: F401
     import pulumi_alicloud.kvstore  # noqa: F401
     import pulumi_alicloud.oss  # noqa: F401
+    import pulumi_alicloud.ots  # noqa: F401
     import pulumi_alicloud.ram  # noqa: F401
     import pulumi_alicloud.rds  # noqa: F401
     import pulumi_alicloud.slb  # noqa: F401
@@ -24,7 +26,7 @@ with warnings.catch_warnings():
 
     # Submodules load lazily, on first attribute access: load them here, inside the filter.
     for _used in ("cr.ArtifactSubscriptionRule", "cs.ManagedKubernetes", "dns.AlidnsRecord", "ecs.EipAddress",
-                  "kvstore.Instance", "oss.Bucket", "ram.AccessKey", "rds.Instance",
+                  "gpdb.Instance", "kvstore.Instance", "ots.Instance", "oss.Bucket", "ram.AccessKey", "rds.Instance",
                   "slb.ApplicationLoadBalancer", "vpc.Network"):
         _module, _class = _used.split(".")
         getattr(getattr(alicloud, _module), _class)
