@@ -64,8 +64,39 @@ class ObjectStoreEndpoint:
             raise ValueError("an OSS endpoint is required")
 
 
+VectorEngine = Literal["pgvector", "opensearch", "analyticdb", "tablestore", "qdrant", "weaviate", "milvus"]
+
+
+@dataclass(frozen=True)
+class VectorStoreEndpoint:
+    """Where Dify keeps embeddings; `engine` is Dify's VECTOR_STORE. pgvector lives in the PostgreSQL
+    endpoint and needs nothing here. `url` is the store's address (http(s)://host:port) for the engines
+    Dify reaches by URL; `host`/`port` the connection of OpenSearch and AnalyticDB. `aws_region`:
+    OpenSearch signs its requests with the pods' IAM role (IRSA) instead of a password."""
+
+    engine: VectorEngine
+    host: Optional[pulumi.Input[str]] = None
+    port: Optional[pulumi.Input[int]] = None
+    url: Optional[pulumi.Input[str]] = None
+    tls: bool = True
+    user: Optional[pulumi.Input[str]] = None
+    password: Optional[pulumi.Output[str]] = None
+    api_key: Optional[pulumi.Output[str]] = None
+    aws_region: Optional[str] = None
+    # AnalyticDB's schema; TableStore's instance; Milvus's database; Weaviate's gRPC host:port.
+    namespace: Optional[pulumi.Input[str]] = None
+    instance_name: Optional[pulumi.Input[str]] = None
+    database: Optional[str] = None
+    grpc_endpoint: Optional[str] = None
+    access_key_id: Optional[pulumi.Output[str]] = None
+    access_key_secret: Optional[pulumi.Output[str]] = None
+    max_connections: int = 5
+
+
 @dataclass(frozen=True)
 class DataEndpoints:
     postgres: PostgresEndpoint
     redis: RedisEndpoint
     object_store: ObjectStoreEndpoint
+    # None: pgvector in `postgres`.
+    vector_store: Optional[VectorStoreEndpoint] = None

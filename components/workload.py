@@ -20,6 +20,8 @@ AGENT_SANDBOX_NET, AGENT_PROXY_NET = "agent-sandbox", "agent-proxy"
 # The data services a workload may use, by the host name the self-hosted ones run under.
 POSTGRES, REDIS, OBJECT_STORE = "postgres", "redis", "object-store"
 ALL_DATA = frozenset({POSTGRES, REDIS, OBJECT_STORE})
+# A vector store outside PostgreSQL (pgvector needs no destination of its own): only api and worker use it.
+VECTOR_STORE = "vector-store"
 
 
 @dataclass(frozen=True)

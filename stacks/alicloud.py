@@ -23,6 +23,10 @@ from components.alicloud.postgres import ManagedPostgres
 from components.alicloud.redis import ManagedRedis
 from components.alicloud.registry import AcrRegistry
 from components.alicloud.storage import OssStorage
+from components.alicloud import analyticdb
+from components.alicloud.analyticdb import AnalyticdbSize, AnalyticdbVectors
+from components.alicloud.tablestore import TablestoreVectors
+from components.dify.concurrency import CONCURRENCY
 from components.endpoints import DataEndpoints
 from components.kubernetes_runtime import KubernetesRuntime
 from components.object_store import external_object_store
@@ -30,10 +34,10 @@ from components.postgres import external_postgres
 from components.redis import external_redis
 from stacks import cloud_monitoring
 from stacks.config import RegistrySettings, StackConfig
-from stacks.data import DataServices, self_hosted_problems
-from stacks.kubernetes import deploy_on_cluster, user_destination, user_object_store
+from stacks.data import DataServices, external_vector_store, self_hosted_problems
+from stacks.kubernetes import deploy_on_cluster, user_destination, user_object_store, vector_store_destination
 from components.kubernetes.network import ALIBABA_METADATA, Destination, Isolation
-from components.workload import OBJECT_STORE, POSTGRES, REDIS
+from components.workload import OBJECT_STORE, POSTGRES, REDIS, VECTOR_STORE
 
 # Alibaba Cloud's own services inside a VPC (metadata, OSS internal endpoints, PrivateZone DNS).
 ALIBABA_SERVICES = "100.64.0.0/10"
@@ -83,6 +87,16 @@ def check(config: StackConfig) -> None:
     if problems:
         project = pulumi.get_project()
         raise ConfigError("invalid stack configuration:\n  - " + "\n  - ".join(f"{project}:{p}" for p in problems))
+
+
+def analyticdb_size(config: StackConfig) -> AnalyticdbSize:
+    chosen, preset = config.vector_store.analyticdb, analyticdb.PRESETS[config.size]
+    return AnalyticdbSize(
+        engine_version=chosen.engine_version, category=preset.category,
+        instance_spec=chosen.instance_spec or preset.instance_spec,
+        segment_nodes=chosen.segment_nodes or preset.segment_nodes,
+        storage_gb=chosen.storage_gb or preset.storage_gb,
+    )
 
 
 def pick_zones(ali: AlicloudSettings, instance_type: str, provider: pulumi.ProviderResource) -> list[str]:
@@ -159,8 +173,33 @@ def deploy(config: StackConfig) -> dict[str, object]:
     else:
         store_endpoint = external_object_store(config.object_storage)
         bucket = config.object_storage.bucket
-    endpoints = DataEndpoints(pg_endpoint, redis_endpoint, store_endpoint)
     vpc = network.vpc_cidr
+    kind = config.vector_store.kind
+    vector_outputs: dict[str, object] = {"kind": kind}
+    vector_destinations: dict[str, Destination] = {}
+    if kind == "analyticdb":
+        adb = AnalyticdbVectors(
+            f"{name}-vectors", analyticdb_size(config), namespace=config.vector_store.analyticdb.namespace,
+            network=network, whitelist=whitelist, production=sizing.production,
+            max_connections=CONCURRENCY[config.size].pgvector_pool, opts=on_cloud)
+        vector_endpoint = adb.endpoint
+        internal["vector-store"] = pulumi.Output.concat(adb.host, ":", adb.port.apply(str))
+        vector_outputs.update(instanceId=adb.instance.id, host=adb.host)
+        vector_destinations[VECTOR_STORE] = Destination(adb.port, (vpc,))
+    elif kind == "tablestore":
+        ots = TablestoreVectors(f"{name}-vectors", instance_type=config.vector_store.tablestore.instance_type,
+                                region=ali.region, network=network, production=sizing.production, opts=on_cloud)
+        vector_endpoint = ots.endpoint
+        internal["vector-store"] = ots.url
+        vector_outputs.update(instanceName=ots.instance.name, endpoint=ots.url)
+        # The VPC endpoint answers inside the VPC or in Alibaba's service range.
+        vector_destinations[VECTOR_STORE] = Destination(443, (vpc, ALIBABA_SERVICES), excepted=(ALIBABA_METADATA,))
+    else:
+        vector_endpoint = external_vector_store(config.vector_store)
+        found = vector_store_destination(config, vpc)
+        if found is not None:
+            vector_destinations[VECTOR_STORE] = found
+    endpoints = DataEndpoints(pg_endpoint, redis_endpoint, store_endpoint, vector_endpoint)
     isolation = Isolation(
         # Terway: pods take addresses from the VPC's pod vSwitches; Flannel: its own pod range.
         cluster_ranges=(vpc, ali.service_cidr, *([ali.flannel_pod_cidr] if ali.flannel_pod_cidr else []),
@@ -176,6 +215,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
             OBJECT_STORE: (Destination(443, (ALIBABA_SERVICES,), excepted=(ALIBABA_METADATA,))
                            if config.object_storage.mode == "managed"
                            else user_object_store(config.object_storage.endpoint, vpc)),
+            **vector_destinations,
         },
     )
 
@@ -210,6 +250,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
         "postgresEndpoint": internal.get("postgres") or f"{pg_endpoint.host}:{pg_endpoint.port}",
         "redisEndpoint": internal.get("redis") or f"{redis_endpoint.host}:{redis_endpoint.port}",
         "bucket": bucket,
+        "vectorStore": vector_outputs,
         "registry": {
             "endpoint": registry.endpoint,
             "instanceId": registry.instance_id,

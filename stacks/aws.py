@@ -25,7 +25,8 @@ from components.aws.network import Network
 from components.aws.postgres import RdsPostgres
 from components.aws.redis import ElastiCacheRedis
 from components.aws.registry import EcrRegistry
-from components.aws.sizing import PRESETS, AwsPreset
+from components.aws.opensearch import DomainSize, OpenSearchDomain
+from components.aws.sizing import OPENSEARCH, PRESETS, AwsPreset
 from components.aws.storage import S3Storage
 from components.dify.nginx import HEALTH_PATH
 from components.endpoints import DataEndpoints
@@ -35,10 +36,10 @@ from components.postgres import external_postgres
 from components.redis import external_redis
 from stacks import cloud_monitoring
 from stacks.config import RegistrySettings, StackConfig
-from stacks.data import DataServices, self_hosted_problems
-from stacks.kubernetes import deploy_on_cluster, user_destination, user_object_store
+from stacks.data import DataServices, external_vector_store, self_hosted_problems
+from stacks.kubernetes import deploy_on_cluster, user_destination, user_object_store, vector_store_destination
 from components.kubernetes.network import Destination, Isolation
-from components.workload import OBJECT_STORE, POSTGRES, REDIS
+from components.workload import OBJECT_STORE, POSTGRES, REDIS, VECTOR_STORE
 from stacks.loader import ConfigError
 from stacks.settings_aws import AwsSettings
 
@@ -59,6 +60,18 @@ def node_group_size(settings: AwsSettings, preset: AwsPreset) -> NodeGroupSize:
         desired_size=settings.node_desired_size or preset.node_desired,
         max_size=settings.node_max_size or preset.node_max,
         disk_gb=settings.node_disk_gb,
+    )
+
+
+def domain_size(config: StackConfig) -> DomainSize:
+    chosen, preset = config.vector_store.opensearch, OPENSEARCH[config.size]
+    return DomainSize(
+        engine_version=chosen.engine_version,
+        instance_type=chosen.instance_type or preset.instance_type,
+        instance_count=chosen.instance_count or preset.instance_count,
+        volume_gb=chosen.volume_gb or preset.volume_gb,
+        dedicated_master_type=preset.dedicated_master_type,
+        zone_awareness=preset.zone_awareness,
     )
 
 
@@ -103,6 +116,15 @@ def check(config: StackConfig) -> None:
     if problems:
         project = pulumi.get_project()
         raise ConfigError("invalid stack configuration:\n  - " + "\n  - ".join(f"{project}:{p}" for p in problems))
+
+
+def vector_destination(config: StackConfig, domain: Optional[OpenSearchDomain],
+                       vpc_cidr: pulumi.Input[str]) -> dict[str, Destination]:
+    """The domain's interfaces sit in the private subnets: the VPC's range on 443."""
+    if domain is not None:
+        return {VECTOR_STORE: Destination(443, (vpc_cidr,))}
+    found = vector_store_destination(config, vpc_cidr)
+    return {VECTOR_STORE: found} if found is not None else {}
 
 
 def pick_zones(settings: AwsSettings, provider: aws.Provider) -> list[str]:
@@ -194,7 +216,15 @@ def deploy(config: StackConfig) -> dict[str, object]:
         store_endpoint = storage.endpoint
     else:
         store_endpoint = external_object_store(config.object_storage)
-    endpoints = DataEndpoints(pg_endpoint, redis_endpoint, store_endpoint)
+    vectors: Optional[OpenSearchDomain] = None
+    if config.vector_store.kind == "opensearch":
+        vectors = OpenSearchDomain(
+            f"{name}-vectors", domain_size(config), region=settings.region, production=production,
+            vpc_id=vpc.vpc_id, subnet_ids=vpc.private_subnet_ids, client_security_group_id=cluster.security_group_id,
+            opts=on_cloud)
+        internal["vector-store"] = pulumi.Output.concat(vectors.host, ":443")
+    vector_endpoint = vectors.endpoint if vectors is not None else external_vector_store(config.vector_store)
+    endpoints = DataEndpoints(pg_endpoint, redis_endpoint, store_endpoint, vector_endpoint)
     s3_ranges = None
     if storage is not None:
         # S3's addresses in the region, as AWS publishes them (the prefix list of its gateway endpoint).
@@ -212,6 +242,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
                     else user_destination(config.redis.host, config.redis.port, vpc.cidr)),
             OBJECT_STORE: (Destination(443, s3_ranges) if s3_ranges is not None
                            else user_object_store(config.object_storage.endpoint, vpc.cidr)),
+            **vector_destination(config, vectors, vpc.cidr),
         },
     )
 
@@ -229,6 +260,16 @@ def deploy(config: StackConfig) -> dict[str, object]:
                                                   storage.probe_policy,
                                                   description="Dify beat and migration: HeadBucket at start"),
         }
+    if vectors is not None:
+        # The api and worker sign their OpenSearch requests with the api's role (IRSA).
+        if "dify-api" in roles:
+            aws.iam.RolePolicy(f"{name}-dify-api-opensearch", role=roles["dify-api"].id, policy=vectors.client_policy,
+                               opts=pulumi.ResourceOptions(parent=roles["dify-api"]))
+        else:
+            roles["dify-api"] = cluster.workload_role(f"{name}-dify-api", namespace, ROLES["dify-api"],
+                                                      vectors.client_policy,
+                                                      description="Dify api, worker, websocket: the vector store")
+        vectors.allow(roles["dify-api"])
 
     def data(runtime: KubernetesRuntime) -> DataServices:
         workloads: list[pulumi.Resource] = []
@@ -266,8 +307,10 @@ def deploy(config: StackConfig) -> dict[str, object]:
         "postgresEndpoint": internal.get("postgres") or f"{pg_endpoint.host}:{pg_endpoint.port}",
         "redisEndpoint": internal.get("redis") or f"{redis_endpoint.host}:{redis_endpoint.port}",
         "bucket": storage.name if storage else config.object_storage.bucket,
-        "workloadRoleArn": roles["dify-api"].arn if roles else None,
-        "pluginDaemonRoleArn": roles["dify-plugin-daemon"].arn if roles else None,
+        "workloadRoleArn": roles["dify-api"].arn if "dify-api" in roles else None,
+        "pluginDaemonRoleArn": roles["dify-plugin-daemon"].arn if "dify-plugin-daemon" in roles else None,
+        "vectorStore": ({"kind": "opensearch", "domainName": vectors.domain.domain_name, "domainArn": vectors.arn,
+                         "endpoint": vectors.host} if vectors is not None else {"kind": config.vector_store.kind}),
         "registry": {"host": registry.host, "repositories": registry.urls, "dockerHubMirror": registry.mirror},
     }
     if monitoring is not None:

@@ -694,7 +694,8 @@ class StackConfig(Strict):
     @model_validator(mode="after")
     def _target_fits(self) -> "StackConfig":
         problems = [problem for check in (self._data_modes, self._sections_of_other_targets, self._connections,
-                                                    lambda: self.monitoring.target_problems(self.target))
+                                          lambda: self.monitoring.target_problems(self.target),
+                                          lambda: self.vector_store.problems(self.target))
                     for problem in check()]
         if problems:
             raise problems[0] if len(problems) == 1 else KeyedErrors(problems)

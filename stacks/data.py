@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import pulumi
 
-from components.endpoints import DataEndpoints
+from urllib.parse import urlsplit
+
+from components.endpoints import DataEndpoints, VectorStoreEndpoint
 from components.object_store import SelfHostedObjectStore, external_object_store
 from components.postgres import SelfHostedPostgres, external_postgres
 from components.redis import SelfHostedRedis, external_redis
 from components.runtime import Runtime
 from stacks.config import StackConfig
+from stacks.settings_ops import VectorStoreSettings
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,25 @@ def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime) ->
         else:
             endpoints[service] = external(settings)
     return DataServices(
-        DataEndpoints(endpoints["postgres"], endpoints["redis"], endpoints["object-store"]), workloads, internal
+        DataEndpoints(endpoints["postgres"], endpoints["redis"], endpoints["object-store"],
+                      external_vector_store(config.vector_store)), workloads, internal
     )
+
+
+def external_vector_store(settings: VectorStoreSettings) -> Optional[VectorStoreEndpoint]:
+    """The store a user runs (vectorStore.kind external); None for the other kinds."""
+    if settings.kind != "external":
+        return None
+    assert settings.engine is not None and settings.url is not None
+    secret = lambda value: pulumi.Output.secret(value.get_secret_value()) if value is not None else None  # noqa: E731
+    common = dict(api_key=secret(settings.api_key), password=secret(settings.password), user=settings.user)
+    if settings.engine == "opensearch":
+        url = urlsplit(settings.url)
+        tls = url.scheme == "https"
+        return VectorStoreEndpoint("opensearch", host=url.hostname, port=url.port or (443 if tls else 80), tls=tls,
+                                   **common)
+    return VectorStoreEndpoint(settings.engine, url=settings.url.rstrip("/"), database=settings.database,
+                               grpc_endpoint=settings.grpc_endpoint, **common)
 
 
 def self_hosted_problems(config: StackConfig, target: str) -> list[str]:

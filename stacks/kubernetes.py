@@ -28,7 +28,7 @@ from components import naming
 from components.dify.app import DifyApp
 from components.dify.catalog import Edge, build_catalog
 from components.dify.concurrency import CONCURRENCY
-from components.dify.environment import PublicUrls
+from components.dify.environment import VECTOR_STORE_PREFIXES, PublicUrls
 from components.dify.releases import Release
 from components.kubernetes.entry import Entry, load_balancer_annotations
 from components.kubernetes.network import ALIBABA_METADATA, Destination, Isolation
@@ -37,7 +37,7 @@ from components.kubernetes_runtime import KubernetesRuntime
 from components.monitoring.exporters import with_exporters
 from components.monitoring.kubernetes import ClusterMonitoring, otel_egress
 from components.secrets import DifySecrets
-from components.workload import APP_NET, DATA_NET, OBJECT_STORE, POSTGRES, REDIS, ServiceSpec
+from components.workload import APP_NET, DATA_NET, OBJECT_STORE, POSTGRES, REDIS, VECTOR_STORE, ServiceSpec
 from stacks import monitoring
 from stacks.config import StackConfig
 from stacks.data import DataServices, self_hosted_or_external
@@ -63,10 +63,13 @@ def with_migration_job(catalog: dict[str, ServiceSpec], release: Release) -> dic
     replicas starting together race. Where the image can migrate apart (`daemon_migrates_apart`), a
     second Job runs `commandline migrate` once and the daemons start only the server after it."""
     api = catalog["api"]
+    # The schema migration reads no vector store.
     migrate = replace(
         api, name=MIGRATION, upstream_name="api_migration",
-        env={k: v for k, v in api.env.items() if k != "GUNICORN_CMD_ARGS"} | {"MODE": "migration",
-                                                                             "MIGRATION_ENABLED": "true"},
+        env={k: v for k, v in api.env.items() if k != "GUNICORN_CMD_ARGS" and not k.startswith(VECTOR_STORE_PREFIXES)}
+        | {"MODE": "migration", "MIGRATION_ENABLED": "true"},
+        secret_env={k: v for k, v in api.secret_env.items() if not k.startswith(VECTOR_STORE_PREFIXES)},
+        data=api.data - {VECTOR_STORE},
         entrypoint=("/bin/bash", "-c"), command=(MIGRATE_AND_CHECK,),
         ports=(), health=None, public_ports=(), depends_on=(), run_once=True,
         networks=frozenset({APP_NET, DATA_NET}), calls=(), internet=False, grace_period_s=30, drain_s=0,
@@ -233,6 +236,20 @@ def _address_or(host: Optional[str], cidrs: list[str]) -> tuple[str, ...]:
         return ()
 
 
+def vector_store_destination(config: StackConfig, nearby: Optional[pulumi.Input[str]] = None) -> Optional[Destination]:
+    """An external vector store: the ranges given in vectorStore.cidrs, else its address when the URL
+    holds one, else (a name) the VPC's range on a cloud target and public addresses, on its port."""
+    store = config.vector_store
+    if store.kind != "external" or store.url is None:
+        return None
+    url = urlsplit(store.url)
+    port = url.port or (80 if url.scheme == "http" else 443)
+    exact = _address_or(url.hostname, list(store.cidrs))
+    if exact:
+        return Destination(port, exact)
+    return Destination(port, (nearby,) if nearby is not None else (), public=True)
+
+
 def isolation_from_config(config: StackConfig) -> Isolation:
     """The cluster's ranges and DNS from `kubernetes.isolation`, and the external data services'
     addresses (an IP host, or the ranges given; an object store named by host name is public)."""
@@ -247,6 +264,9 @@ def isolation_from_config(config: StackConfig) -> Isolation:
         url = urlsplit(store.endpoint or "https://s3.amazonaws.com")
         port = url.port or (80 if url.scheme == "http" else 443)
         external[OBJECT_STORE] = Destination(port, _address_or(url.hostname, iso.data_cidrs.object_storage))
+    vectors = vector_store_destination(config)
+    if vectors is not None:
+        external[VECTOR_STORE] = vectors
     return Isolation(cluster_ranges=tuple(iso.cluster_cidrs), metadata=(ALIBABA_METADATA,),
                      dns_addresses=tuple(iso.dns_addresses), external=external)
 

@@ -22,6 +22,8 @@ SECRET_FIELDS = {
     ("docker", "tls"),
     ("kubernetes", "kubeconfig"),
     ("kubernetes", "tls"),
+    ("vectorStore", "apiKey"),
+    ("vectorStore", "password"),
 }
 
 

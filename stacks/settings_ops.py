@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from email_validator import EmailNotValidError, validate_email
 from pydantic import Field, field_validator, model_validator
 
+from stacks import rules
 from stacks.rules import DNS_LABEL, KeyedError, SecretText, Text
 from stacks.strict import Strict
 
@@ -159,7 +160,120 @@ class SelfHostedSettings(Strict):
     high_availability: bool = False
 
 
-class VectorStoreSettings(Strict):
-    """Where Dify keeps embeddings."""
+ExternalEngine = Literal["qdrant", "weaviate", "milvus", "opensearch"]
+VectorStoreKind = Literal["pgvector", "opensearch", "analyticdb", "tablestore", "external"]
+# The kinds a target can create; `pgvector` and `external` run everywhere.
+MANAGED_KINDS = {"opensearch": "aws", "analyticdb": "alicloud", "tablestore": "alicloud"}
 
-    kind: Literal["pgvector"] = "pgvector"
+
+class OpenSearchSettings(Strict):
+    """The Amazon OpenSearch Service domain (target aws); unset values come from `size`."""
+
+    engine_version: Text = "OpenSearch_2.19"
+    instance_type: Optional[Text] = None
+    instance_count: Optional[int] = Field(default=None, ge=1, le=80)
+    volume_gb: Optional[int] = Field(default=None, ge=10, le=16384)
+
+
+class AnalyticdbSettings(Strict):
+    """The AnalyticDB for PostgreSQL instance (target alicloud); unset values come from `size`."""
+
+    engine_version: Text = "7.0"
+    instance_spec: Optional[Text] = None
+    segment_nodes: Optional[int] = Field(default=None, ge=2, le=512)
+    storage_gb: Optional[int] = Field(default=None, ge=50, le=4000)
+    namespace: Text = "dify"
+
+
+class TablestoreSettings(Strict):
+    """The TableStore (OTS) instance (target alicloud)."""
+
+    instance_type: Literal["HighPerformance", "Capacity"] = "HighPerformance"
+
+
+class VectorStoreSettings(Strict):
+    """Where Dify keeps embeddings. `pgvector` (default): the PostgreSQL Dify already uses; `opensearch`
+    (aws), `analyticdb` and `tablestore` (alicloud): a managed service created here; `external`: a
+    Qdrant, Weaviate, Milvus or OpenSearch you run (`engine`, `url`, `apiKey` or `user`/`password`)."""
+
+    kind: VectorStoreKind = "pgvector"
+    opensearch: OpenSearchSettings = Field(default_factory=OpenSearchSettings)
+    analyticdb: AnalyticdbSettings = Field(default_factory=AnalyticdbSettings)
+    tablestore: TablestoreSettings = Field(default_factory=TablestoreSettings)
+    # kind external
+    engine: Optional[ExternalEngine] = None
+    url: Optional[Text] = None
+    api_key: Optional[SecretText] = None
+    user: Optional[Text] = None
+    password: Optional[SecretText] = None
+    # Milvus: the database; Weaviate: its gRPC endpoint (host:port).
+    database: Optional[Text] = None
+    grpc_endpoint: Optional[Text] = None
+    # Where an external store's host resolves (NetworkPolicies allow addresses only); unset: the host if
+    # it is an address, else public addresses on its port.
+    cidrs: list[Text] = Field(default_factory=list)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: Optional[str]) -> Optional[str]:
+        return None if value is None else rules.http_url(value, "https://qdrant.example.com:6333")
+
+    @field_validator("cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not an address range; write it as 10.0.12.0/24") from None
+        return value
+
+    def problems(self, target: str) -> list[KeyedError]:
+        """What this target cannot do with these settings (each error names its key and the fix)."""
+        found: list[KeyedError] = []
+        home = MANAGED_KINDS.get(self.kind)
+        if home is not None and home != target:
+            offered = ", ".join(["pgvector", "external"] + [k for k, t in MANAGED_KINDS.items() if t == target])
+            found.append(KeyedError("vectorStore.kind", f"{self.kind} is created on target {home}, not {target}; "
+                                                        f"on {target} set vectorStore.kind to one of {offered}"))
+        external_keys = {"engine": self.engine, "url": self.url, "apiKey": self.api_key, "user": self.user,
+                         "password": self.password, "database": self.database, "grpcEndpoint": self.grpc_endpoint}
+        if self.kind != "external":
+            given = [k for k, v in external_keys.items() if v is not None] + (["cidrs"] if self.cidrs else [])
+            found += [KeyedError(f"vectorStore.{k}", f"applies to vectorStore.kind external only; remove it "
+                                                     f"(`pulumi config rm --path vectorStore.{k}`)") for k in given]
+            return found
+        return found + self._external_problems()
+
+    def _external_problems(self) -> list[KeyedError]:
+        found: list[KeyedError] = []
+        if self.engine is None:
+            found.append(KeyedError("vectorStore.engine", "vectorStore.kind external needs the engine: "
+                                                          "`pulumi config set --path vectorStore.engine qdrant` "
+                                                          "(qdrant, weaviate, milvus or opensearch)"))
+        if self.url is None:
+            found.append(KeyedError("vectorStore.url", "vectorStore.kind external needs the store's URL, e.g. "
+                                                       "`pulumi config set --path vectorStore.url "
+                                                       "https://qdrant.example.com:6333`"))
+        login = self.user is not None and self.password is not None
+        if self.engine in ("qdrant", "weaviate") and self.api_key is None:
+            found.append(KeyedError("vectorStore.apiKey", f"{self.engine} needs its API key: `pulumi config set "
+                                                          "--secret --path vectorStore.apiKey <key>`"))
+        if self.engine == "milvus" and self.api_key is None and not login:
+            found.append(KeyedError("vectorStore.apiKey", "milvus needs a token (`pulumi config set --secret --path "
+                                                          "vectorStore.apiKey <token>`) or vectorStore.user and "
+                                                          "vectorStore.password"))
+        if self.engine == "opensearch" and not login:
+            found.append(KeyedError("vectorStore.password", "opensearch needs vectorStore.user and `pulumi config "
+                                                            "set --secret --path vectorStore.password <password>`"))
+        if self.engine in ("qdrant", "weaviate") and (self.user is not None or self.password is not None):
+            found.append(KeyedError("vectorStore.user", f"{self.engine} authenticates with vectorStore.apiKey only; "
+                                                        "remove vectorStore.user and vectorStore.password"))
+        if self.engine == "opensearch" and self.api_key is not None:
+            found.append(KeyedError("vectorStore.apiKey", "opensearch authenticates with vectorStore.user and "
+                                                          "vectorStore.password; remove vectorStore.apiKey"))
+        if self.database is not None and self.engine != "milvus":
+            found.append(KeyedError("vectorStore.database", "applies to engine milvus only; remove it"))
+        if self.grpc_endpoint is not None and self.engine != "weaviate":
+            found.append(KeyedError("vectorStore.grpcEndpoint", "applies to engine weaviate only; remove it"))
+        return found

@@ -46,6 +46,13 @@ IMMUTABLE: dict[str, tuple[str, ...]] = {
     "alicloud:kvstore/instance:Instance": ("zoneId", "vswitchId", "engineVersion"),
     "alicloud:oss/bucket:Bucket": ("bucket",),
     "alicloud:cs/managedKubernetes:ManagedKubernetes": ("name", "podCidr", "serviceCidr", "workerVswitchIds"),
+    # The vector stores (vectorStore.kind): their names, network placement and engine are fixed at creation.
+    "aws:opensearch/domain:Domain": ("domainName", "vpcOptions.subnetIds", "encryptAtRest"),
+    "alicloud:gpdb/instance:Instance": ("engine", "engineVersion", "dbInstanceMode", "zoneId", "vswitchId",
+                                        "segStorageType"),
+    "alicloud:gpdb/account:Account": ("dbInstanceId", "accountName", "accountType"),
+    "alicloud:ots/instance:Instance": ("name", "description"),
+    "random:index/randomString:RandomString": ALL,
 }
 # Types whose replacement or deletion would lose data (or the credential that opens it).
 STATEFUL = {
@@ -55,6 +62,8 @@ STATEFUL = {
     "aws:rds/instance:Instance", "aws:elasticache/replicationGroup:ReplicationGroup", "aws:s3/bucket:Bucket",
     "alicloud:rds/instance:Instance", "alicloud:rds/database:Database", "alicloud:rds/account:Account",
     "alicloud:kvstore/instance:Instance", "alicloud:oss/bucket:Bucket",
+    "aws:opensearch/domain:Domain", "alicloud:gpdb/instance:Instance", "alicloud:gpdb/account:Account",
+    "alicloud:ots/instance:Instance",
 }
 DATA_SERVICES = ("postgres", "redis", "object-store")
 # Generated tokens of the agent's services that hold nothing: when the agent is turned off they go with

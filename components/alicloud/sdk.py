@@ -16,9 +16,11 @@ with warnings.catch_warnings():
     import pulumi_alicloud.cs  # noqa: F401
     import pulumi_alicloud.dns  # noqa: F401
     import pulumi_alicloud.ecs  # noqa: F401
+    import pulumi_alicloud.gpdb  # noqa: F401
     import pulumi_alicloud.kvstore  # noqa: F401
     import pulumi_alicloud.log  # noqa: F401
     import pulumi_alicloud.oss  # noqa: F401
+    import pulumi_alicloud.ots  # noqa: F401
     import pulumi_alicloud.ram  # noqa: F401
     import pulumi_alicloud.rds  # noqa: F401
     import pulumi_alicloud.slb  # noqa: F401
@@ -26,8 +28,8 @@ with warnings.catch_warnings():
 
     # Submodules load lazily, on first attribute access: load them here, inside the filter.
     for _used in ("cms.Alarm", "cr.ArtifactSubscriptionRule", "cs.KubernetesAddon", "cs.ManagedKubernetes",
-                  "dns.AlidnsRecord", "ecs.EipAddress", "kvstore.Instance", "log.Project", "oss.Bucket",
-                  "ram.AccessKey", "rds.Instance",
+                  "dns.AlidnsRecord", "ecs.EipAddress", "gpdb.Instance", "kvstore.Instance", "log.Project",
+                  "oss.Bucket", "ots.Instance", "ram.AccessKey", "rds.Instance",
                   "slb.ApplicationLoadBalancer", "vpc.Network"):
         _module, _class = _used.split(".")
         getattr(getattr(alicloud, _module), _class)

@@ -10,7 +10,7 @@ the data services.
 from __future__ import annotations
 
 from components.dify import ssrf_proxy
-from components.dify.environment import Env, PublicUrls, SecretEnv, flag, redis_url
+from components.dify.environment import VECTOR_STORE_PREFIXES, Env, PublicUrls, SecretEnv, flag, redis_url
 from components.dify.ports import AGENT_BACKEND_PORT, API_PORT, LOCAL_SANDBOX_PORT, PLUGIN_DAEMON_PORT, PROXY_PORT
 from components.dify.releases import Release
 from components.endpoints import RedisEndpoint
@@ -62,9 +62,11 @@ def websocket_service(api_image: str, api_env: tuple[Env, SecretEnv], files: tup
     Processes and replicas share rooms through python-socketio's RedisManager (on Dify's Redis), and
     the web client connects with the websocket transport only, so replicas need no session affinity."""
     plain, secret = api_env
-    secret = {k: v for k, v in secret.items() if k != "AGENT_BACKEND_API_TOKEN"}
+    # Nor does it read the vector store, which only the api's requests and the worker's tasks use.
+    secret = {k: v for k, v in secret.items() if k != "AGENT_BACKEND_API_TOKEN" and not k.startswith(VECTOR_STORE_PREFIXES)}
     plain = {k: v for k, v in plain.items() if k not in ("GUNICORN_CMD_ARGS", "SERVER_WORKER_AMOUNT",
-                                                         "SERVER_WORKER_CONNECTIONS")}
+                                                         "SERVER_WORKER_CONNECTIONS")
+             and not k.startswith(VECTOR_STORE_PREFIXES)}
     return ServiceSpec(
         name=WEBSOCKET, upstream_name="api_websocket", image=api_image,
         ports=(Port("http", API_PORT),),

@@ -32,9 +32,10 @@ from components.dify.environment import (
     storage_env,
     telemetry_env,
     url_env,
+    vector_store_env,
 )
 from components.workload import (
-    ALL_DATA, APP_NET, DATA_NET, POSTGRES, SANDBOX_NET, Call, ConfigFile, HealthCheck, Port, PublishedPort,
+    ALL_DATA, APP_NET, DATA_NET, POSTGRES, SANDBOX_NET, VECTOR_STORE, Call, ConfigFile, HealthCheck, Port, PublishedPort,
     QueueScaling, ServiceSpec, StateMount, curl_check,
 )
 from components.endpoints import DataEndpoints, PostgresEndpoint
@@ -104,9 +105,10 @@ def build_catalog(
     agent, collaboration = "agent" in release.features, "collaboration" in release.features
     api_addr = f"api:{API_PORT}"
 
+    vectors = data.vector_store
     shared_plain, shared_secret = _merge(
         postgres_env(data.postgres),
-        pgvector_env(data.postgres),
+        pgvector_env(data.postgres) if vectors is None else ({}, {}),
         redis_env(data.redis),
         storage_env(data.object_store),
         (
@@ -135,7 +137,15 @@ def build_catalog(
     )
     ca_files = _postgres_ca_files(data.postgres)
 
+    if vectors is not None:
+        shared_plain = {k: v for k, v in shared_plain.items() if not k.startswith("PGVECTOR_")}
+    # A vector store of its own serves the api (retrieval) and the worker (indexing) only.
+    vector_plain, vector_secret = vector_store_env(vectors) if vectors is not None else ({}, {})
+    vector_user_data = ALL_DATA | ({VECTOR_STORE} if vectors is not None else set())
+
     def api_mode(mode: str, **extra: str) -> tuple[Env, SecretEnv]:
+        if mode in ("api", "worker"):
+            return {**shared_plain, **vector_plain, "MODE": mode, **extra}, {**shared_secret, **vector_secret}
         return {**shared_plain, "MODE": mode, **extra}, dict(shared_secret)
 
     def exporting(env: tuple[Env, SecretEnv]) -> tuple[Env, SecretEnv]:
@@ -189,7 +199,7 @@ def build_catalog(
                                start_period_s=120, retries=5),
             networks=frozenset({APP_NET, SANDBOX_NET, DATA_NET}), uses_data=True,
             grace_period_s=LONG_GRACE_S, drain_s=DRAIN_S,
-            calls=api_calls, data=ALL_DATA, internet=True,
+            calls=api_calls, data=vector_user_data, internet=True,
         ),
         ServiceSpec(
             name="worker", upstream_name="worker", image=image["api"],
@@ -200,7 +210,7 @@ def build_catalog(
             queue_scaling=QueueScaling(
                 host=data.redis.host, port=data.redis.port, db=data.redis.broker_db, tls=data.redis.use_tls,
                 password_key="REDIS_PASSWORD", queues=release.worker_queues, per_replica=concurrency.celery_tasks),
-            calls=api_calls, data=ALL_DATA, internet=True,
+            calls=api_calls, data=vector_user_data, internet=True,
         ),
         ServiceSpec(
             name="beat", upstream_name="worker_beat", image=image["api"],

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import pulumi
 
-from components.endpoints import ObjectStoreEndpoint, PostgresEndpoint, RedisEndpoint
+from components.endpoints import ObjectStoreEndpoint, PostgresEndpoint, RedisEndpoint, VectorStoreEndpoint
 
 Env = dict[str, pulumi.Input[str]]
 SecretEnv = dict[str, pulumi.Output[str]]
@@ -96,6 +96,61 @@ def pgvector_env(pg: PostgresEndpoint) -> tuple[Env, SecretEnv]:
         "PGVECTOR_DATABASE": pg.database,
     }
     return plain, {"PGVECTOR_PASSWORD": pg.password}
+
+
+# Every key a vector store other than pgvector sets starts with one of these (pgvector's PGVECTOR_*
+# follow the database, which every api-image service has anyway).
+VECTOR_STORE_PREFIXES = ("VECTOR_STORE", "OPENSEARCH_", "ANALYTICDB_", "TABLESTORE_", "QDRANT_", "WEAVIATE_",
+                         "MILVUS_")
+
+
+def vector_store_env(store: VectorStoreEndpoint) -> tuple[Env, SecretEnv]:
+    """VECTOR_STORE and the engine's own keys (upstream's docker/envs/vectorstores/*.env.example)."""
+    secret: SecretEnv = {}
+    if store.engine == "opensearch":
+        plain: Env = {"VECTOR_STORE": "opensearch", "OPENSEARCH_HOST": _str(store.host),
+                      "OPENSEARCH_PORT": _str(store.port), "OPENSEARCH_SECURE": flag(store.tls),
+                      "OPENSEARCH_VERIFY_CERTS": flag(store.tls)}
+        if store.aws_region is not None:
+            plain.update({"OPENSEARCH_AUTH_METHOD": "aws_managed_iam", "OPENSEARCH_AWS_REGION": store.aws_region,
+                          "OPENSEARCH_AWS_SERVICE": "es"})
+        else:
+            plain.update({"OPENSEARCH_AUTH_METHOD": "basic", "OPENSEARCH_USER": _str(store.user)})
+            secret["OPENSEARCH_PASSWORD"] = _secret(store.password)
+        return plain, secret
+    if store.engine == "analyticdb":
+        # With ANALYTICDB_HOST set Dify talks SQL to the instance (no AccessKey, no OpenAPI).
+        plain = {"VECTOR_STORE": "analyticdb", "ANALYTICDB_HOST": _str(store.host), "ANALYTICDB_PORT": _str(store.port),
+                 "ANALYTICDB_ACCOUNT": _str(store.user), "ANALYTICDB_NAMESPACE": _str(store.namespace),
+                 "ANALYTICDB_MIN_CONNECTION": "1", "ANALYTICDB_MAX_CONNECTION": str(store.max_connections)}
+        return plain, {"ANALYTICDB_PASSWORD": _secret(store.password)}
+    if store.engine == "tablestore":
+        plain = {"VECTOR_STORE": "tablestore", "TABLESTORE_ENDPOINT": _str(store.url),
+                 "TABLESTORE_INSTANCE_NAME": _str(store.instance_name)}
+        return plain, {"TABLESTORE_ACCESS_KEY_ID": _secret(store.access_key_id),
+                       "TABLESTORE_ACCESS_KEY_SECRET": _secret(store.access_key_secret)}
+    if store.engine == "qdrant":
+        return {"VECTOR_STORE": "qdrant", "QDRANT_URL": _str(store.url)}, {"QDRANT_API_KEY": _secret(store.api_key)}
+    if store.engine == "weaviate":
+        plain = {"VECTOR_STORE": "weaviate", "WEAVIATE_ENDPOINT": _str(store.url)}
+        if store.grpc_endpoint:
+            plain["WEAVIATE_GRPC_ENDPOINT"] = store.grpc_endpoint
+        return plain, {"WEAVIATE_API_KEY": _secret(store.api_key)}
+    if store.engine == "milvus":
+        plain = {"VECTOR_STORE": "milvus", "MILVUS_URI": _str(store.url)}
+        if store.database:
+            plain["MILVUS_DATABASE"] = store.database
+        if store.api_key is not None:
+            return plain, {"MILVUS_TOKEN": _secret(store.api_key)}
+        plain["MILVUS_USER"] = _str(store.user)
+        return plain, {"MILVUS_PASSWORD": _secret(store.password)}
+    raise ValueError(f"no environment for vector store {store.engine}: pgvector's comes from the PostgreSQL endpoint")
+
+
+def _secret(value: object) -> pulumi.Output[str]:
+    if value is None:
+        raise ValueError("a vector store credential is missing")
+    return pulumi.Output.secret(value)
 
 
 def redis_url(redis: RedisEndpoint, db: int) -> pulumi.Output[str]:

@@ -69,6 +69,11 @@ def state(typ: str, name: str, inputs: dict[str, Any]) -> Optional[dict[str, Any
     if typ == "alicloud:rds/instance:Instance":
         return {"connectionString": f"pgm-bp1{suffix[:13]}.pg.rds.aliyuncs.com", "port": "5432",
                 "status": "Running", "zoneIdSlaveA": inputs.get("zoneIdSlaveA")}
+    if typ == "alicloud:gpdb/instance:Instance":
+        return {"connectionString": f"gp-bp1{suffix[:13]}-master.gpdb.rds.aliyuncs.com", "port": "5432",
+                "status": "Running"}
+    if typ == "alicloud:ots/instance:Instance":
+        return {"name": inputs.get("name")}
     if typ == "alicloud:kvstore/instance:Instance":
         return {"connectionDomain": f"r-bp1{suffix[:13]}.redis.rds.aliyuncs.com", "port": 6379, "status": "Normal"}
     if typ == "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer":

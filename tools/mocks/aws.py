@@ -128,6 +128,10 @@ def state(typ: str, name: str, inputs: dict[str, Any]) -> Optional[dict[str, Any
     if typ == "aws:sns/topic:Topic":
         topic = f"{name}-{_suffix(name, 7)}"
         return {"arn": arn.format("sns", topic), "name": topic}
+    if typ == "aws:opensearch/domain:Domain":
+        domain = inputs["domainName"]
+        return {"arn": arn.format("es", f"domain/{domain}"), "domainId": f"{ACCOUNT}/{domain}",
+                "endpoint": f"vpc-{domain}-{_suffix(domain, 26)}.{REGION}.es.amazonaws.com"}
     if typ == "aws:route53/record:Record":
         return {"fqdn": str(inputs["name"]).rstrip(".")}
     return None
