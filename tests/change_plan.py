@@ -46,6 +46,10 @@ IMMUTABLE: dict[str, tuple[str, ...]] = {
     "alicloud:kvstore/instance:Instance": ("zoneId", "vswitchId", "engineVersion"),
     "alicloud:oss/bucket:Bucket": ("bucket",),
     "alicloud:cs/managedKubernetes:ManagedKubernetes": ("name", "podCidr", "serviceCidr", "workerVswitchIds"),
+    # CloudNativePG: a renamed Cluster is a new, empty one; its Pooler's and Database's cluster is immutable.
+    "kubernetes:postgresql.cnpg.io/v1:Cluster": ("metadata.name", "metadata.namespace"),
+    "kubernetes:postgresql.cnpg.io/v1:Database": ("metadata.name", "metadata.namespace", "spec.cluster", "spec.name"),
+    "kubernetes:postgresql.cnpg.io/v1:Pooler": ("metadata.name", "metadata.namespace", "spec.cluster"),
 }
 # Types whose replacement or deletion would lose data (or the credential that opens it).
 STATEFUL = {
@@ -55,6 +59,8 @@ STATEFUL = {
     "aws:rds/instance:Instance", "aws:elasticache/replicationGroup:ReplicationGroup", "aws:s3/bucket:Bucket",
     "alicloud:rds/instance:Instance", "alicloud:rds/database:Database", "alicloud:rds/account:Account",
     "alicloud:kvstore/instance:Instance", "alicloud:oss/bucket:Bucket",
+    # Deleting a Cluster deletes its volume claims (they are owned by it).
+    "kubernetes:postgresql.cnpg.io/v1:Cluster",
 }
 DATA_SERVICES = ("postgres", "redis", "object-store")
 # Generated tokens of the agent's services that hold nothing: when the agent is turned off they go with
@@ -88,7 +94,7 @@ def is_stateful(resource: Declared) -> bool:
         return True
     # A data service's own Secret (its password) and files (its init SQL, its credentials).
     return resource.typ in ("kubernetes:core/v1:Secret", "kubernetes:core/v1:ConfigMap") and any(
-        resource.name.endswith((f"-{d}-env", f"-{d}-files")) for d in DATA_SERVICES)
+        resource.name.endswith((f"-{d}-env", f"-{d}-files", f"-{d}-credentials")) for d in DATA_SERVICES)
 
 
 def plan(before: Run, after: Run) -> dict[str, list[tuple[str, str, Any]]]:
