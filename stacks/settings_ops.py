@@ -8,6 +8,7 @@ import re
 from typing import Literal, Optional
 
 from pydantic import Field, model_validator
+from pydantic.alias_generators import to_camel
 
 from stacks import rules
 from stacks.rules import KeyedError, Text
@@ -86,6 +87,12 @@ class SelfHostedSettings(Strict):
                 rules.cidr(text, "10.0.0.1/32", strict=True)
             except ValueError as error:
                 raise KeyedError("selfHosted.apiServerCidrs", str(error)) from None
+        unread = [name for name in type(self).model_fields
+                  if name not in ("high_availability", "confirm_data_mode_switch") and name in self.model_fields_set]
+        if unread and not self.high_availability:
+            key = f"selfHosted.{to_camel(unread[0])}"
+            raise KeyedError(key, f"{key} configures the replicated engines, which run only with "
+                                  f"selfHosted.highAvailability true; set it or remove {key}")
         return self
 
 

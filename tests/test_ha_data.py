@@ -286,9 +286,16 @@ def test_production_with_ha_postgres_needs_the_switch_only_for_the_single_pods()
     ("k8s", {"selfHosted": {"backupRetention": "30 days"}}, "selfHosted.backupRetention"),
     ("k8s", {"selfHosted": {"apiServerCidrs": ["10.96.0.1/8"]}}, "selfHosted.apiServerCidrs"),
     ("k8s", {"selfHosted": {"confirmDataModeSwitch": "yes"}}, "selfHosted.confirmDataModeSwitch"),
+    ("k8s", {"selfHosted": {"postgresInstances": 5}}, "selfHosted.postgresInstances"),
+    ("k8s", {"selfHosted": {"installOperators": False}}, "selfHosted.installOperators"),
 ])
 def test_wrong_ha_config_is_rejected_naming_the_key(stack, overrides, key):
     assert key in _rejected(stack, overrides)
+
+
+def test_ha_keys_without_ha_are_refused_not_dropped():
+    message = _rejected("k8s", {"selfHosted": {"synchronousReplicas": 0}})
+    assert "selfHosted.synchronousReplicas" in message and "selfHosted.highAvailability true" in message
 
 
 # -- the data-mode switch ---------------------------------------------------------------------------
