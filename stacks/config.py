@@ -723,17 +723,26 @@ class StackConfig(Strict):
                 f"size {self.size} sizes a cluster; the docker target runs one of each service. "
                 "Remove `size` or pick a cluster target (kubernetes, aws, alicloud)"
             ))
+        if self.self_hosted.high_availability and self.target != "kubernetes":
+            problems.append(KeyedError("selfHosted.highAvailability", (
+                "selfHosted.highAvailability runs replicated engines on an existing cluster (target kubernetes); "
+                + ("the docker target runs one of each service" if self.target == "docker" else
+                   f"target {self.target} runs managed data services, replicated by the cloud")
+                + ". Remove selfHosted.highAvailability")))
         if self.target in CLUSTER_TARGETS and self.size == "production":
+            # The services selfHosted.highAvailability replicates survive a node or zone loss.
+            replicated = ("postgres",) if self.self_hosted.high_availability else ()
             self_hosted = [section for section, settings in
                            (("postgres", self.postgres), ("redis", self.redis), ("objectStorage", self.object_storage))
-                           if settings.mode == "self-hosted"]
+                           if settings.mode == "self-hosted" and section not in replicated]
             if self_hosted and not self.kubernetes.allow_self_hosted_data_in_production:
                 keys = ", ".join(f"{s}.mode" for s in self_hosted)
                 problems.append(KeyedError(
                     f"{self_hosted[0]}.mode",
                     f"{keys}: self-hosted data services run as single pods, for dev and small installs; "
-                    "size production needs managed or external ones. To run them anyway set "
-                    "kubernetes.allowSelfHostedDataInProduction true"
+                    "size production needs managed or external ones"
+                    + (", or selfHosted.highAvailability true for PostgreSQL" if "postgres" in self_hosted else "")
+                    + ". To run them anyway set kubernetes.allowSelfHostedDataInProduction true"
                 ))
         if (self.target in CLUSTER_TARGETS and self.kubernetes.entry == "ingress"
                 and self.kubernetes.tls_enabled and self.domain is None):

@@ -9,11 +9,13 @@ import pulumi
 
 from urllib.parse import urlsplit
 
-from components.endpoints import DataEndpoints, VectorStoreEndpoint
+from components.endpoints import DataEndpoints, ObjectStoreEndpoint, VectorStoreEndpoint
 from components.object_store import SelfHostedObjectStore, external_object_store
-from components.postgres import SelfHostedPostgres, external_postgres
+from components.postgres import MAX_CONNECTIONS, SelfHostedPostgres, external_postgres
+from components.postgres_ha import HaPostgresArgs, HighlyAvailablePostgres
 from components.redis import SelfHostedRedis, external_redis
 from components.runtime import Runtime
+from stacks import budget, data_mode
 from stacks.config import StackConfig
 from stacks.settings_ops import VectorStoreSettings
 
@@ -23,6 +25,8 @@ class DataServices:
     endpoints: DataEndpoints
     workloads: list[pulumi.Resource]
     internal: dict[str, str]
+    # service -> `single` / `ha`, for the self-hosted ones (exported as `selfHostedData`).
+    modes: Any = None
 
 
 # service -> (its settings in the config, self-hosted component, external endpoint)
@@ -34,22 +38,60 @@ BACKENDS: dict[str, tuple[Callable[[StackConfig], Any], type, Callable[[Any], An
 
 
 def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime) -> DataServices:
-    """Data services for targets without managed ones (Docker, an existing cluster)."""
+    """Data services for targets without managed ones (Docker, an existing cluster). On a cluster the
+    self-hosted ones wait for the data-mode guard (stacks.data_mode)."""
     workloads: list[pulumi.Resource] = []
     internal: dict[str, str] = {}
     endpoints: dict[str, Any] = {}
+    modes = data_mode.current_modes(config)
+    guard: list[pulumi.Resource] = []
+    exported: Any = modes
+    if config.target != "docker" and modes:
+        exported = data_mode.guarded_modes(config)
+        guard = [runtime.marker(data_mode.MARKER, exported)]  # type: ignore[attr-defined]
+    ha = {service for service, mode in modes.items() if mode == "ha"}
     for service, (settings_of, self_hosted, external) in BACKENDS.items():
         settings = settings_of(config)
+        if service in ha:
+            continue
         if settings.mode == "self-hosted":
-            component = self_hosted(f"{name}-{service}", settings, runtime, config.registry.mirror)
+            component = self_hosted(f"{name}-{service}", settings, runtime, config.registry.mirror, depends_on=guard)
             workloads.append(component.workload)
             internal[service] = component.spec.address
             endpoints[service] = component.endpoint
         else:
             endpoints[service] = external(settings)
+    if "postgres" in ha:
+        postgres = HighlyAvailablePostgres(f"{name}-postgres", ha_postgres_args(config, endpoints["object-store"]),
+                                           runtime, depends_on=guard)  # type: ignore[arg-type]
+        workloads += postgres.workloads
+        internal["postgres"] = postgres.address
+        endpoints["postgres"] = postgres.endpoint
     return DataServices(
         DataEndpoints(endpoints["postgres"], endpoints["redis"], endpoints["object-store"],
-                      external_vector_store(config.vector_store)), workloads, internal
+                      external_vector_store(config.vector_store)), workloads, internal, exported,
+    )
+
+
+def ha_postgres_args(config: StackConfig, object_store: ObjectStoreEndpoint) -> HaPostgresArgs:
+    from components.kubernetes.sizing import preset
+
+    ha, pg = config.self_hosted, config.postgres
+    sizes = preset(config.size)
+    connections = budget.budget(config)
+    return HaPostgresArgs(
+        user=pg.user, database=pg.database, plugin_database=pg.plugin_database,
+        max_connections=pg.max_connections or MAX_CONNECTIONS,
+        instances=ha.postgres_instances, synchronous_replicas=ha.synchronous_replicas,
+        pooler_instances=ha.pooler_instances,
+        clients=connections.total, usable_connections=connections.usable or MAX_CONNECTIONS,
+        storage=sizes.volume("postgres-data"), resources=sizes.of("postgres").resources.manifest(),
+        require_zones=sizes.spread == "zones",
+        install_operators=ha.install_operators, operator_namespace=ha.operator_namespace,
+        cnpg_chart_version=ha.cnpg_chart_version, barman_cloud_chart_version=ha.barman_cloud_chart_version,
+        backups=object_store if ha.backups else None, backup_retention=ha.backup_retention,
+        api_server_cidrs=tuple(ha.api_server_cidrs),
+        protect=config.size == "production", retain_on_delete=config.kubernetes.keep_data_on_destroy,
     )
 
 

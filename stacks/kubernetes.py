@@ -212,6 +212,7 @@ def deploy_on_cluster(
         "internalEndpoints": {**data.internal, **{s.name: s.address for s in catalog.values() if s.ports}},
         "difyVersion": config.dify.version,
         "images": sorted({s.image for s in catalog.values()}),
+        **({"selfHostedData": data.modes} if data.modes is not None else {}),
     }
 
 

@@ -5,11 +5,13 @@ point before every upgrade), `selfHosted` (how self-hosted data services run) an
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Literal, Optional
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
 
 from stacks import rules
 from stacks.rules import DNS_LABEL, KeyedError, SecretText, Text
@@ -155,9 +157,52 @@ class RestorePointSettings(Strict):
 
 class SelfHostedSettings(Strict):
     """Self-hosted data services: single pods (dev, small) or replicated engines that survive a node or
-    zone loss."""
+    zone loss (target kubernetes). With `highAvailability`, PostgreSQL runs as a CloudNativePG cluster.
+
+    `installOperators`: install the operators (Helm) into `operatorNamespace`; false uses the ones the
+    cluster already runs there. `postgresInstances`: PostgreSQL servers, one primary and streaming
+    replicas, spread over zones; `synchronousReplicas`: replicas that must confirm each commit (0:
+    asynchronous). `backups`: base backups and WAL archiving to the object store (the Barman Cloud
+    plugin, which needs cert-manager on the cluster). `confirmDataModeSwitch`: the switch between
+    single pods and HA starts empty data services; name it (`single-to-ha` or `ha-to-single`) to
+    confirm that the data was migrated (README: "HA self-hosted data")."""
 
     high_availability: bool = False
+    install_operators: bool = True
+    operator_namespace: Text = "cnpg-system"
+    cnpg_chart_version: Text = "0.29.0"
+    barman_cloud_chart_version: Text = "0.7.0"
+    postgres_instances: int = Field(default=3, ge=2, le=9, strict=True)
+    synchronous_replicas: int = Field(default=1, ge=0, le=8, strict=True)
+    pooler_instances: int = Field(default=2, ge=1, le=10, strict=True)
+    backups: bool = True
+    backup_retention: Text = "30d"
+    # Where the instances and poolers reach the Kubernetes API server (NetworkPolicy ipBlocks, ports
+    # 443 and 6443); unset: the cluster's ranges (kubernetes.isolation.clusterCidrs).
+    api_server_cidrs: list[str] = Field(default_factory=list)
+    confirm_data_mode_switch: Optional[Literal["single-to-ha", "ha-to-single"]] = None
+
+    @model_validator(mode="after")
+    def _replicas(self) -> "SelfHostedSettings":
+        if self.synchronous_replicas >= self.postgres_instances:
+            raise KeyedError("selfHosted.synchronousReplicas",
+                             f"selfHosted.synchronousReplicas must be below selfHosted.postgresInstances "
+                             f"({self.postgres_instances}): the primary is not its own standby")
+        if not re.fullmatch(r"[1-9][0-9]*[dwm]", self.backup_retention):
+            raise KeyedError("selfHosted.backupRetention",
+                             "selfHosted.backupRetention is a number of days, weeks or months, e.g. 30d, 4w, 6m")
+        for text in self.api_server_cidrs:
+            try:
+                rules.cidr(text, "10.0.0.1/32", strict=True)
+            except ValueError as error:
+                raise KeyedError("selfHosted.apiServerCidrs", str(error)) from None
+        unread = [name for name in type(self).model_fields
+                  if name not in ("high_availability", "confirm_data_mode_switch") and name in self.model_fields_set]
+        if unread and not self.high_availability:
+            key = f"selfHosted.{to_camel(unread[0])}"
+            raise KeyedError(key, f"{key} configures the replicated engines, which run only with "
+                                  f"selfHosted.highAvailability true; set it or remove {key}")
+        return self
 
 
 ExternalEngine = Literal["qdrant", "weaviate", "milvus", "opensearch"]

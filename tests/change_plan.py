@@ -53,6 +53,10 @@ IMMUTABLE: dict[str, tuple[str, ...]] = {
     "alicloud:gpdb/account:Account": ("dbInstanceId", "accountName", "accountType"),
     "alicloud:ots/instance:Instance": ("name", "description"),
     "random:index/randomString:RandomString": ALL,
+    # CloudNativePG: a renamed Cluster is a new, empty one; its Pooler's and Database's cluster is immutable.
+    "kubernetes:postgresql.cnpg.io/v1:Cluster": ("metadata.name", "metadata.namespace"),
+    "kubernetes:postgresql.cnpg.io/v1:Database": ("metadata.name", "metadata.namespace", "spec.cluster", "spec.name"),
+    "kubernetes:postgresql.cnpg.io/v1:Pooler": ("metadata.name", "metadata.namespace", "spec.cluster"),
 }
 # Types whose replacement or deletion would lose data (or the credential that opens it).
 STATEFUL = {
@@ -64,6 +68,8 @@ STATEFUL = {
     "alicloud:kvstore/instance:Instance", "alicloud:oss/bucket:Bucket",
     "aws:opensearch/domain:Domain", "alicloud:gpdb/instance:Instance", "alicloud:gpdb/account:Account",
     "alicloud:ots/instance:Instance",
+    # Deleting a Cluster deletes its volume claims (they are owned by it).
+    "kubernetes:postgresql.cnpg.io/v1:Cluster",
 }
 DATA_SERVICES = ("postgres", "redis", "object-store")
 # Generated tokens of the agent's services that hold nothing: when the agent is turned off they go with
@@ -97,7 +103,7 @@ def is_stateful(resource: Declared) -> bool:
         return True
     # A data service's own Secret (its password) and files (its init SQL, its credentials).
     return resource.typ in ("kubernetes:core/v1:Secret", "kubernetes:core/v1:ConfigMap") and any(
-        resource.name.endswith((f"-{d}-env", f"-{d}-files")) for d in DATA_SERVICES)
+        resource.name.endswith((f"-{d}-env", f"-{d}-files", f"-{d}-credentials")) for d in DATA_SERVICES)
 
 
 def plan(before: Run, after: Run) -> dict[str, list[tuple[str, str, Any]]]:

@@ -67,6 +67,11 @@ STACKS: dict[str, tuple[str, dict, Layout]] = {
     "k8s-self-hosted": ("k8s", {}, Layout(
         pods="10.244.0.0/16", api_server="10.96.0.1", kubelet="192.168.10.11",
         dns_addresses=("169.254.20.10",), data={})),
+    # PostgreSQL as a CloudNativePG cluster: Dify's users reach its pooler as they reached the pod
+    # (tests/test_ha_data.py reads the pooler's and the instances' own policies).
+    "k8s-ha": ("k8s", {"selfHosted": {"highAvailability": True}}, Layout(
+        pods="10.244.0.0/16", api_server="10.96.0.1", kubelet="192.168.10.11",
+        dns_addresses=("169.254.20.10",), data={})),
     "k8s-external": ("k8s", {
         "postgres": {"mode": "external", "host": "db.internal", "password": "pgPass-Xq81"},
         "redis": {"mode": "external", "host": "10.20.1.7", "password": "redisPass-Zk27"},

@@ -110,11 +110,16 @@ CLOUD_MOCKS = (mocks_aws, mocks_alicloud)
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, previous_outputs: Optional[dict[str, Any]] = None) -> None:
         self.run = run
         self.links: dict[tuple[str, str], _Link] = {}
+        # The outputs of the stack's last update, as a StackReference to the stack itself reads them.
+        self.previous_outputs = dict(previous_outputs or {})
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        if args.typ == "pulumi:pulumi:StackReference":
+            # A read, not a declared resource: it only answers with the last update's outputs.
+            return f"{args.name}-id", {**args.inputs, "outputs": dict(self.previous_outputs)}
         self.run.resources.append(
             Declared(args.typ, args.name, dict(args.inputs), args.custom, args.provider or "")
         )
@@ -199,10 +204,12 @@ def run_program(
     secret_keys: tuple[str, ...] = (),
     preview: bool = False,
     run: Optional[Run] = None,
+    previous_outputs: Optional[dict[str, Any]] = None,
 ) -> Run:
     """Runs __main__.py for Pulumi.<stack>.yaml with `overrides` (short keys) applied on top.
 
     Keys in `secret_keys` are passed as secrets, as `pulumi config set --secret` would.
+    `previous_outputs`: the stack's outputs from its last update (what a StackReference to it reads).
     """
     config, _ = stack_config(stack)
     for key, value in (overrides or {}).items():
@@ -218,7 +225,7 @@ def run_program(
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        mocks = RecordingMocks(run)
+        mocks = RecordingMocks(run, previous_outputs)
         pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=RecordingMonitor(mocks))
         pulumi.runtime.set_all_config(wire, secrets)
 

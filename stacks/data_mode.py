@@ -1,0 +1,75 @@
+"""Which engine runs each self-hosted data service (`single`: one pod; `ha`: a replicated engine), and
+the guard against switching between them unawares.
+
+A switch starts the new engine empty: the old pod's data does not move by itself. The program
+exports the modes it deployed (`selfHostedData`) and reads them back from its own stack's last
+update (a StackReference to itself); a deployment from before this output counts as single pods for
+the services its `internalEndpoints` lists. A switch is refused unless
+`selfHosted.confirmDataModeSwitch` names it. The refusal fails the marker ConfigMap
+(`<prefix>-data-modes-…`) that the data services wait for, so nothing of the new engine is created.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+import pulumi
+
+from stacks.config import StackConfig
+from stacks.rules import KeyedError
+
+OUTPUT = "selfHostedData"
+MARKER = "data-modes"
+# The services `selfHosted.highAvailability` moves to a replicated engine.
+HA_SERVICES = ("postgres",)
+SECTIONS = (("postgres", "postgres"), ("redis", "redis"), ("object-store", "object_storage"))
+
+
+def current_modes(config: StackConfig) -> dict[str, str]:
+    """service -> mode, for the self-hosted services."""
+    ha = config.self_hosted.high_availability and config.target != "docker"
+    return {service: "ha" if ha and service in HA_SERVICES else "single"
+            for service, attribute in SECTIONS if getattr(config, attribute).mode == "self-hosted"}
+
+
+def previous_modes(outputs: Mapping[str, Any]) -> dict[str, str]:
+    """The modes of the last update, from its outputs (empty for a stack never deployed)."""
+    recorded = outputs.get(OUTPUT)
+    if isinstance(recorded, Mapping):
+        return {str(k): str(v) for k, v in recorded.items()}
+    endpoints = outputs.get("internalEndpoints")
+    if isinstance(endpoints, Mapping):
+        return {service: "single" for service, _ in SECTIONS if service in endpoints}
+    return {}
+
+
+def switch_problem(previous: Mapping[str, str], current: Mapping[str, str],
+                   confirmed: Optional[str]) -> Optional[KeyedError]:
+    switches = sorted({f"{previous[s]}-to-{current[s]}" for s in current
+                       if s in previous and previous[s] != current[s]})
+    unconfirmed = [s for s in switches if s != confirmed]
+    if not unconfirmed:
+        return None
+    services = ", ".join(s for s in current if s in previous and previous[s] != current[s])
+    return KeyedError(
+        "selfHosted.confirmDataModeSwitch",
+        f"selfHosted.highAvailability switches {services} {unconfirmed[0].replace('-to-', ' -> ')}: the new engine "
+        "starts empty and the old one's data does not move by itself. Migrate the data first (README: \"HA "
+        "self-hosted data\"), then confirm with `pulumi config set --path selfHosted.confirmDataModeSwitch "
+        f"{unconfirmed[0]}` (and remove the key after the update)"
+    )
+
+
+def guarded_modes(config: StackConfig) -> pulumi.Output[dict[str, str]]:
+    """The current modes, once the last update's are known and the switch (if any) is confirmed."""
+    current = current_modes(config)
+    organization = pulumi.get_organization() or "organization"
+    ref = pulumi.StackReference(f"{organization}/{pulumi.get_project()}/{pulumi.get_stack()}")
+
+    def check(outputs: Optional[Mapping[str, Any]]) -> dict[str, str]:
+        problem = switch_problem(previous_modes(outputs or {}), current, config.self_hosted.confirm_data_mode_switch)
+        if problem is not None:
+            raise problem
+        return current
+
+    return ref.outputs.apply(check)

@@ -1,0 +1,375 @@
+"""`selfHosted.highAvailability` on target kubernetes: PostgreSQL as a CloudNativePG cluster under mocks.
+
+The operator's charts, the Cluster (3 instances over zones, synchronous, pgvector image), the Databases,
+the PgBouncer Pooler sized by the connection budget, backups through the Barman Cloud plugin, Dify's
+connection to the pooler, the secrets, the NetworkPolicies (read with the evaluator), the config rules,
+the change plan and the guard against switching data modes unawares."""
+
+from __future__ import annotations
+
+import pytest
+
+from components import postgres_ha
+from stacks import budget, data_mode
+from stacks.config import StackConfig
+from tests.change_plan import cached_run, stateful_losses
+from tests.reachability import Address, Cluster, Pod
+from tests.test_kubernetes import (
+    assert_secrets_only_in_secrets, by_service, env_of, named, of_kind,
+)
+from tools.mocks import generated_passwords, is_secret, manifests, run_program
+
+HA = {"selfHosted": {"highAvailability": True}}
+PRODUCTION_HA = {"size": "production", "selfHosted": {"highAvailability": True},
+                 "kubernetes": {"namespace": "dify", "allowSelfHostedDataInProduction": True},
+                 "postgres": {"maxConnections": 1000}}
+CNPG = "kubernetes:postgresql.cnpg.io/v1"
+
+
+def ha(overrides: dict | None = None):
+    return cached_run("k8s", {**HA, **(overrides or {})})
+
+
+def cr(run, kind: str) -> dict:
+    found = [m for m in manifests(run) if m["kind"] == kind and m["apiVersion"].endswith("cnpg.io/v1")]
+    assert len(found) == 1, [m["metadata"]["name"] for m in found]
+    return found[0]
+
+
+def crs(run, kind: str) -> list[dict]:
+    return [m for m in manifests(run) if m["kind"] == kind and m["apiVersion"].endswith("cnpg.io/v1")]
+
+
+# -- the operator --------------------------------------------------------------------------------
+
+def test_the_operator_and_the_backup_plugin_come_from_their_pinned_charts():
+    releases = {r.plain["chart"]: r for r in ha().of_type("kubernetes:helm.sh/v3:Release")}
+    assert set(releases) == {"cloudnative-pg", "plugin-barman-cloud"}
+    cnpg, plugin = releases["cloudnative-pg"].plain, releases["plugin-barman-cloud"].plain
+    assert (cnpg["version"], plugin["version"]) == ("0.29.0", "0.7.0")
+    for release in (cnpg, plugin):
+        assert release["repositoryOpts"]["repo"] == "https://cloudnative-pg.github.io/charts"
+        assert release["namespace"] == "cnpg-system"
+    assert releases["cloudnative-pg"].urn in releases["plugin-barman-cloud"].dependency_urns
+    for release in releases.values():
+        assert release.options["retainOnDelete"] is True
+    cluster = ha().named(f"{CNPG}:Cluster", "dify-k8s-postgres-cluster")
+    assert {r.urn for r in releases.values()} <= cluster.dependency_urns
+
+
+def test_an_operator_the_cluster_runs_is_used_as_it_is():
+    run = ha({"selfHosted": {"highAvailability": True, "installOperators": False, "operatorNamespace": "databases"}})
+    assert not run.of_type("kubernetes:helm.sh/v3:Release")
+    ingress = named(run, "NetworkPolicy", "dify-postgres-instances-ingress")
+    assert {"kubernetes.io/metadata.name": "databases"} in [
+        p.get("namespaceSelector", {}).get("matchLabels") for rule in ingress["spec"]["ingress"] for p in rule["from"]]
+
+
+# -- the cluster ---------------------------------------------------------------------------------
+
+def test_three_instances_spread_over_zones_and_nodes_with_a_synchronous_standby():
+    spec = cr(ha(), "Cluster")["spec"]
+    assert spec["instances"] == 3
+    assert spec["imageName"].startswith("ghcr.io/cloudnative-pg/postgresql:17.") and "-standard-" in spec["imageName"]
+    assert spec["postgresql"]["synchronous"] == {"method": "any", "number": 1, "dataDurability": "required"}
+    assert spec["enablePDB"] is True, "the operator makes the primary's and the replicas' PodDisruptionBudgets"
+    zones = spec["topologySpreadConstraints"][0]
+    assert zones["topologyKey"] == "topology.kubernetes.io/zone"
+    assert zones["labelSelector"]["matchLabels"] == {"cnpg.io/cluster": "postgres-cluster", "cnpg.io/podRole": "instance"}
+    assert spec["affinity"]["topologyKey"] == "kubernetes.io/hostname" and spec["affinity"]["enablePodAntiAffinity"]
+    assert spec["postgresql"]["parameters"]["max_connections"] == "300"
+
+
+def test_production_requires_zones_and_separate_nodes():
+    spec = cr(cached_run("k8s", PRODUCTION_HA), "Cluster")["spec"]
+    assert spec["topologySpreadConstraints"][0]["whenUnsatisfiable"] == "DoNotSchedule"
+    assert spec["affinity"]["podAntiAffinityType"] == "required"
+    assert spec["postgresql"]["parameters"]["max_connections"] == "1000"
+    dev = cr(ha(), "Cluster")["spec"]
+    assert dev["topologySpreadConstraints"][0]["whenUnsatisfiable"] == "ScheduleAnyway"
+
+
+def test_asynchronous_replication_when_asked():
+    spec = cr(ha({"selfHosted": {"highAvailability": True, "synchronousReplicas": 0, "postgresInstances": 5}}),
+              "Cluster")["spec"]
+    assert "synchronous" not in spec["postgresql"] and spec["instances"] == 5
+
+
+def test_both_databases_and_the_vector_extension_are_bootstrapped():
+    cluster = cr(ha(), "Cluster")["spec"]["bootstrap"]["initdb"]
+    assert (cluster["database"], cluster["owner"]) == ("dify", "dify")
+    assert cluster["secret"]["name"] == "postgres-app-credentials"
+    assert "CREATE EXTENSION IF NOT EXISTS vector" in cluster["postInitApplicationSQL"]
+    databases = {m["spec"]["name"]: m["spec"] for m in crs(ha(), "Database")}
+    assert set(databases) == {"dify", "dify_plugin"}
+    assert databases["dify"]["extensions"] == [{"name": "vector", "ensure": "present"}]
+    assert all(d["cluster"] == {"name": "postgres-cluster"} and d["owner"] == "dify" for d in databases.values())
+    assert all(d["databaseReclaimPolicy"] == "retain" for d in databases.values())
+
+
+def test_the_cluster_is_protected_in_production_and_kept_on_destroy():
+    production = cached_run("k8s", PRODUCTION_HA).named(f"{CNPG}:Cluster", "dify-k8s-postgres-cluster")
+    dev = ha().named(f"{CNPG}:Cluster", "dify-k8s-postgres-cluster")
+    assert production.options["protect"] is True and dev.options["protect"] is False
+    assert dev.options["retainOnDelete"] is True
+    assert "spec.bootstrap" in dev.options["ignoreChanges"]
+
+
+def test_no_single_pod_postgres_runs_beside_it():
+    names = {m["metadata"]["name"] for m in of_kind(ha(), "StatefulSet")}
+    assert names == {"redis", "object-store"}
+
+
+# -- the pooler and Dify's connection --------------------------------------------------------------
+
+def test_the_pooler_is_sized_by_the_connection_budget():
+    run = cached_run("k8s", PRODUCTION_HA)
+    pooler = cr(run, "Pooler")["spec"]
+    assert (pooler["type"], pooler["instances"], pooler["cluster"]) == ("rw", 2, {"name": "postgres-cluster"})
+    config = StackConfig.model_validate({"target": "kubernetes", **PRODUCTION_HA})
+    needed = budget.budget(config)
+    parameters = pooler["pgbouncer"]["parameters"]
+    assert int(parameters["max_client_conn"]) >= needed.total
+    # Every pooler pod together never opens more than the server allows Dify.
+    assert 2 * int(parameters["max_user_connections"]) <= needed.usable
+    assert int(parameters["default_pool_size"]) == int(parameters["max_user_connections"])
+    assert pooler["pgbouncer"]["poolMode"] == "session"
+    pdb = named(run, "PodDisruptionBudget", "postgres")
+    assert pdb["spec"]["selector"]["matchLabels"] == {"cnpg.io/poolerName": "postgres", "cnpg.io/podRole": "pooler"}
+
+
+def test_dify_connects_to_the_pooler_with_tls_and_the_password_by_reference():
+    run = ha()
+    api, daemon = by_service(run)["api"], by_service(run)["plugin-daemon"]
+    env = env_of(api)
+    assert env["DB_HOST"]["value"] == "postgres" and env["DB_PORT"]["value"] == "5432"
+    assert "sslmode=require" in env["DB_EXTRAS"]["value"]
+    assert env_of(daemon)["DB_SSL_MODE"]["value"] == "require"
+    assert "secretKeyRef" in env["DB_PASSWORD"]["valueFrom"]
+    password = next(p for p in generated_passwords(run) if p.startswith("difyk8spostgrespassword"))
+    credentials = run.named("kubernetes:core/v1:Secret", "dify-k8s-postgres-credentials")
+    assert credentials.inputs["type"] == "kubernetes.io/basic-auth" and is_secret(credentials.inputs["stringData"])
+    assert credentials.plain["stringData"] == {"username": "dify", "password": password}
+    api_secret = next(m for m in of_kind(run, "Secret")
+                      if m["metadata"]["name"] == env["DB_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"])
+    assert api_secret["stringData"]["DB_PASSWORD"] == password
+
+
+def test_secret_values_live_only_in_secrets():
+    run = ha()
+    assert_secrets_only_in_secrets(run, generated_passwords(run), must_reach=generated_passwords(run))
+
+
+# -- backups ------------------------------------------------------------------------------------
+
+def test_wal_and_base_backups_go_to_the_object_store_through_the_plugin():
+    run = ha()
+    store = next(m for m in manifests(run) if m["kind"] == "ObjectStore")
+    assert store["apiVersion"] == "barmancloud.cnpg.io/v1" and store["spec"]["retentionPolicy"] == "30d"
+    configuration = store["spec"]["configuration"]
+    assert configuration["destinationPath"] == "s3://dify/postgres"
+    assert configuration["endpointURL"] == "http://object-store:8333"
+    keys = configuration["s3Credentials"]
+    secret = next(m for m in of_kind(run, "Secret") if m["metadata"]["name"] == keys["accessKeyId"]["name"])
+    assert set(secret["stringData"]) == {"ACCESS_KEY_ID", "ACCESS_SECRET_KEY", "REGION"}
+    assert secret["stringData"]["ACCESS_KEY_ID"] in generated_passwords(run)
+    plugins = cr(run, "Cluster")["spec"]["plugins"]
+    assert plugins == [{"name": "barman-cloud.cloudnative-pg.io", "isWALArchiver": True,
+                        "parameters": {"barmanObjectName": "postgres-backups"}}]
+    schedule = cr(run, "ScheduledBackup")["spec"]
+    assert schedule["method"] == "plugin" and schedule["pluginConfiguration"] == {"name": "barman-cloud.cloudnative-pg.io"}
+    assert len(schedule["schedule"].split()) == 6, "the operator's cron has a seconds field"
+
+
+def test_backups_can_be_left_off():
+    run = ha({"selfHosted": {"highAvailability": True, "backups": False}})
+    assert "plugins" not in cr(run, "Cluster")["spec"]
+    assert not crs(run, "ScheduledBackup")
+    assert {r.plain["chart"] for r in run.of_type("kubernetes:helm.sh/v3:Release")} == {"cloudnative-pg"}
+
+
+# -- isolation ----------------------------------------------------------------------------------
+
+def _pods(run):
+    objects = manifests(run)
+    pooler = cr(run, "Pooler")
+    pods = {name: Pod("dify", {**m["spec"]["template"]["metadata"]["labels"]}, f"10.244.0.{i + 10}")
+            for i, (name, m) in enumerate(sorted(by_service(run).items()))}
+    pods["pooler"] = Pod("dify", {**pooler["spec"]["template"]["metadata"]["labels"],
+                                  "cnpg.io/poolerName": "postgres", "cnpg.io/podRole": "pooler"}, "10.244.1.2")
+    cluster_labels = cr(run, "Cluster")["spec"]["inheritedMetadata"]["labels"]
+    pods["instance"] = Pod("dify", {**cluster_labels, "cnpg.io/cluster": "postgres-cluster",
+                                    "cnpg.io/podRole": "instance", "cnpg.io/instanceRole": "primary"}, "10.244.1.3")
+    pods["replica"] = Pod("dify", {**cluster_labels, "cnpg.io/cluster": "postgres-cluster",
+                                   "cnpg.io/podRole": "instance", "cnpg.io/instanceRole": "replica"}, "10.244.1.4")
+    pods["operator"] = Pod("cnpg-system", {"app.kubernetes.io/name": "cloudnative-pg"}, "10.244.2.2")
+    pods["stranger"] = Pod("cnpg-system", {"app.kubernetes.io/name": "other"}, "10.244.2.3")
+    return Cluster(objects), pods
+
+
+def test_dify_reaches_the_pooler_and_only_the_pooler_reaches_the_instances():
+    cluster, pods = _pods(ha())
+    users = {"api", "worker", "beat", "plugin-daemon", "api-websocket", "migrate", "plugin-migrate"}
+    for name in pods:
+        if name in ("pooler", "instance", "replica", "operator", "stranger"):
+            continue
+        assert cluster.allows(pods[name], pods["pooler"], 5432) == (name in users), name
+        assert not cluster.allows(pods[name], pods["instance"], 5432), name
+        assert not cluster.allows(pods[name], pods["instance"], 8000), name
+    assert cluster.allows(pods["pooler"], pods["instance"], 5432)
+    assert not cluster.allows(pods["pooler"], pods["instance"], 8000)
+    assert not cluster.allows(pods["pooler"], pods["api"], 5001)
+
+
+def test_the_instances_reach_each_other_and_the_operator_reaches_them():
+    cluster, pods = _pods(ha())
+    for port in (5432, 8000):
+        assert cluster.allows(pods["replica"], pods["instance"], port)
+        assert cluster.allows(pods["instance"], pods["replica"], port)
+        assert cluster.allows(pods["operator"], pods["instance"], port)
+        assert not cluster.allows(pods["stranger"], pods["instance"], port)
+    assert not cluster.allows(pods["instance"], pods["replica"], 22)
+    assert not cluster.allows(pods["instance"], pods["api"], 5001)
+
+
+def test_instances_and_poolers_reach_the_api_server_the_object_store_only_for_backups():
+    api_server = Address("10.96.0.1")
+    for overrides, expected_store in ((None, True), ({"selfHosted": {"highAvailability": True, "backups": False}}, False)):
+        cluster, pods = _pods(ha(overrides))
+        for name in ("instance", "pooler"):
+            assert cluster.allows(pods[name], api_server, 443) and cluster.allows(pods[name], api_server, 6443)
+            assert not cluster.allows(pods[name], Address("93.184.216.34"), 443)
+            assert not cluster.allows(pods[name], Address("169.254.169.254"), 80)
+        assert cluster.allows(pods["instance"], pods["object-store"], 8333) == expected_store
+        assert not cluster.allows(pods["pooler"], pods["object-store"], 8333)
+        assert not cluster.allows(pods["api"], api_server, 443)
+
+
+def test_the_api_server_ranges_can_be_narrowed():
+    cluster, pods = _pods(ha({"selfHosted": {"highAvailability": True, "apiServerCidrs": ["10.96.0.1/32"]}}))
+    assert cluster.allows(pods["instance"], Address("10.96.0.1"), 443)
+    assert not cluster.allows(pods["instance"], Address("10.96.0.2"), 443)
+
+
+def test_external_object_storage_is_reached_at_its_addresses_for_backups():
+    run = run_program("k8s", overrides={**HA, "objectStorage": {
+        "mode": "external", "kind": "s3-compatible", "bucket": "dify-files", "endpoint": "https://10.30.0.5:9000",
+        "accessKey": "AKIAK8STEST0000", "secretKey": "s3Secret-Lm93"}}, secret_keys=("objectStorage",))
+    cluster, pods = _pods(run)
+    assert cluster.allows(pods["instance"], Address("10.30.0.5"), 9000)
+    assert not cluster.allows(pods["pooler"], Address("10.30.0.5"), 9000)
+    store = next(m for m in manifests(run) if m["kind"] == "ObjectStore")
+    assert store["spec"]["configuration"]["destinationPath"] == "s3://dify-files/postgres"
+    assert_secrets_only_in_secrets(run, ["AKIAK8STEST0000", "s3Secret-Lm93"], must_reach=["s3Secret-Lm93"])
+
+
+# -- config --------------------------------------------------------------------------------------
+
+def _rejected(stack: str, overrides: dict) -> str:
+    with pytest.raises(Exception) as raised:
+        run_program(stack, overrides=overrides)
+    return str(raised.value)
+
+
+def test_production_with_ha_postgres_needs_the_switch_only_for_the_single_pods():
+    message = _rejected("k8s", {"size": "production", **HA, "postgres": {"maxConnections": 1000}})
+    assert "redis.mode" in message and "objectStorage.mode" in message and "postgres.mode" not in message
+    run = cached_run("k8s", PRODUCTION_HA)
+    assert cr(run, "Cluster")["spec"]["instances"] == 3
+
+
+@pytest.mark.parametrize(("stack", "overrides", "key"), [
+    ("dev", HA, "selfHosted.highAvailability"),
+    ("prod", HA, "selfHosted.highAvailability"),
+    ("k8s", {"selfHosted": {"highAvailability": True, "synchronousReplicas": 3}}, "selfHosted.synchronousReplicas"),
+    ("k8s", {"selfHosted": {"postgresInstances": 1}}, "selfHosted.postgresInstances"),
+    ("k8s", {"selfHosted": {"backupRetention": "30 days"}}, "selfHosted.backupRetention"),
+    ("k8s", {"selfHosted": {"apiServerCidrs": ["10.96.0.1/8"]}}, "selfHosted.apiServerCidrs"),
+    ("k8s", {"selfHosted": {"confirmDataModeSwitch": "yes"}}, "selfHosted.confirmDataModeSwitch"),
+    ("k8s", {"selfHosted": {"postgresInstances": 5}}, "selfHosted.postgresInstances"),
+    ("k8s", {"selfHosted": {"installOperators": False}}, "selfHosted.installOperators"),
+])
+def test_wrong_ha_config_is_rejected_naming_the_key(stack, overrides, key):
+    assert key in _rejected(stack, overrides)
+
+
+def test_ha_keys_without_ha_are_refused_not_dropped():
+    message = _rejected("k8s", {"selfHosted": {"synchronousReplicas": 0}})
+    assert "selfHosted.synchronousReplicas" in message and "selfHosted.highAvailability true" in message
+
+
+# -- the data-mode switch ---------------------------------------------------------------------------
+
+def test_a_switch_from_single_pods_is_refused_unless_confirmed():
+    previous = {"selfHostedData": {"postgres": "single", "redis": "single", "object-store": "single"}}
+    with pytest.raises(Exception) as raised:
+        run_program("k8s", overrides=HA, previous_outputs=previous)
+    assert "selfHosted.confirmDataModeSwitch single-to-ha" in str(raised.value)
+    confirmed = {"selfHosted": {"highAvailability": True, "confirmDataModeSwitch": "single-to-ha"}}
+    run = run_program("k8s", overrides=confirmed, previous_outputs=previous)
+    assert run.outputs["selfHostedData"] == {"postgres": "ha", "redis": "single", "object-store": "single"}
+
+
+def test_a_deployment_from_before_the_modes_counts_as_single_pods():
+    previous = {"internalEndpoints": {"postgres": "postgres:5432", "redis": "redis:6379", "api": "api:5001"}}
+    with pytest.raises(Exception) as raised:
+        run_program("k8s", overrides=HA, previous_outputs=previous)
+    assert "single-to-ha" in str(raised.value)
+    assert data_mode.previous_modes(previous) == {"postgres": "single", "redis": "single"}
+
+
+def test_a_switch_back_to_a_single_pod_is_refused_unless_confirmed():
+    previous = {"selfHostedData": {"postgres": "ha", "redis": "single", "object-store": "single"}}
+    with pytest.raises(Exception) as raised:
+        run_program("k8s", previous_outputs=previous)
+    assert "ha-to-single" in str(raised.value)
+    run = run_program("k8s", overrides={"selfHosted": {"confirmDataModeSwitch": "ha-to-single"}},
+                      previous_outputs=previous)
+    assert run.outputs["selfHostedData"]["postgres"] == "single"
+
+
+def test_the_same_mode_again_and_a_new_stack_need_no_confirmation():
+    for previous in ({}, {"selfHostedData": {"postgres": "ha", "redis": "single", "object-store": "single"}}):
+        run = run_program("k8s", overrides=HA, previous_outputs=previous)
+        assert run.outputs["selfHostedData"]["postgres"] == "ha"
+        marker = next(m for m in of_kind(run, "ConfigMap") if m["metadata"]["name"].startswith("dify-k8s-data-modes"))
+        assert marker["data"] == run.outputs["selfHostedData"] and marker["immutable"] is True
+
+
+def test_the_data_services_wait_for_the_guard():
+    run = ha()
+    marker = run.named("kubernetes:core/v1:ConfigMap", "dify-k8s-data-modes")
+    for typ, name in ((f"{CNPG}:Cluster", "dify-k8s-postgres-cluster"),
+                      ("kubernetes:apps/v1:StatefulSet", "dify-k8s-redis"),
+                      ("kubernetes:apps/v1:StatefulSet", "dify-k8s-object-store")):
+        assert marker.urn in run.named(typ, name).dependency_urns, name
+
+
+def test_switch_problem_names_every_unconfirmed_switch():
+    assert data_mode.switch_problem({"postgres": "single"}, {"postgres": "single"}, None) is None
+    assert data_mode.switch_problem({}, {"postgres": "ha"}, None) is None
+    problem = data_mode.switch_problem({"postgres": "single"}, {"postgres": "ha"}, "ha-to-single")
+    assert problem is not None and problem.key == "selfHosted.confirmDataModeSwitch"
+
+
+# -- the change plan -------------------------------------------------------------------------------
+
+def test_upgrades_and_size_changes_of_ha_postgres_lose_nothing():
+    from components.dify.releases import LTS_VERSION
+
+    old, new = cached_run("k8s", {**HA, "dify": {"version": LTS_VERSION}}), ha()
+    assert stateful_losses(old, new) == []
+    small = ha({"size": "small"})
+    assert stateful_losses(new, small) == [] and stateful_losses(small, cached_run("k8s", PRODUCTION_HA)) == []
+
+
+def test_the_switch_the_guard_stops_would_lose_the_single_pod():
+    lost = {name for _, name, _ in stateful_losses(cached_run("k8s", {}), ha())}
+    assert "dify-k8s-postgres" in lost
+
+
+def test_pooler_parameters_follow_the_budget():
+    args = postgres_ha.HaPostgresArgs(user="dify", database="dify", plugin_database="dify_plugin",
+                                      max_connections=300, clients=180, usable_connections=264, pooler_instances=3)
+    assert postgres_ha.pooler_parameters(args) == {"max_client_conn": "198", "default_pool_size": "88",
+                                                   "max_user_connections": "88", "server_idle_timeout": "60"}
