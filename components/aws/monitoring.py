@@ -35,8 +35,8 @@ def control_plane_log_group_name(cluster_name: str) -> str:
     return f"/aws/eks/{cluster_name}/cluster"
 
 
-def container_insights_log_group_names(cluster_name: str) -> list[str]:
-    return [f"/aws/containerinsights/{cluster_name}/{group}" for group in CONTAINER_INSIGHTS_GROUPS]
+def container_insights_log_group_name(cluster_name: str, group: str) -> str:
+    return f"/aws/containerinsights/{cluster_name}/{group}"
 
 
 def topic_key_policy(account: str, partition: str) -> str:
@@ -102,7 +102,7 @@ class ContainerInsights(pulumi.ComponentResource):
         groups = [
             aws.cloudwatch.LogGroup(f"{name}-{group}", retention_in_days=retention_days,
                                     name=pulumi.Output.from_input(cluster_name).apply(
-                                        lambda n, g=group: f"/aws/containerinsights/{n}/{g}"), opts=child)
+                                        lambda n, g=group: container_insights_log_group_name(n, g)), opts=child)
             for group in CONTAINER_INSIGHTS_GROUPS
         ]
         self.log_groups = groups
