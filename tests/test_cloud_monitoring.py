@@ -87,12 +87,16 @@ def test_alarms_point_at_the_instances_and_the_controllers_alb(prod):
 def test_the_alb_lookup_uses_the_controllers_tags():
     from components.aws.monitoring import AlbTargets
 
-    targets = AlbTargets(cluster_name="dify-prod-cluster-eks", namespace="dify", ingress="nginx", service="nginx",
-                         port="http")
-    assert targets.load_balancer_tags() == {"elbv2.k8s.aws/cluster": "dify-prod-cluster-eks",
-                                            "ingress.k8s.aws/stack": "dify/nginx",
-                                            "ingress.k8s.aws/resource": "LoadBalancer"}
-    assert targets.target_group_tags()["ingress.k8s.aws/resource"] == "dify/nginx-nginx:http"
+    targets = AlbTargets(namespace="dify", ingress="nginx", service="nginx", port="http")
+    assert targets.load_balancer_tags("dify-prod-cluster-eks") == {"elbv2.k8s.aws/cluster": "dify-prod-cluster-eks",
+                                                                   "ingress.k8s.aws/stack": "dify/nginx",
+                                                                   "ingress.k8s.aws/resource": "LoadBalancer"}
+    assert targets.target_group_tags("c")["ingress.k8s.aws/resource"] == "dify/nginx-nginx:http"
+
+
+def test_a_cluster_named_before_the_name_was_fixed_keeps_its_name(prod):
+    cluster = prod.named("aws:eks/cluster:Cluster", "dify-prod-cluster-eks")
+    assert "name" in cluster.options["ignoreChanges"]
 
 
 def test_every_alarm_notifies_the_topic_on_alarm_and_ok_and_treats_missing_data(prod):
