@@ -349,6 +349,6 @@ def monitor(config: StackConfig, name: str, cluster: EksCluster, postgres: Optio
         alert_email=config.monitoring.alert_email,
         rds_identifier=postgres.instance.identifier if postgres is not None else None,
         cache_members=members,
-        alb=AlbTargets(cluster_name=cluster.cluster_name, namespace=config.kubernetes.namespace,
-                       ingress=ENTRY_WORKLOAD, service=ENTRY_WORKLOAD, port="http"),
-        alb_ready=entry_address, opts=opts)
+        alb=AlbTargets(namespace=config.kubernetes.namespace, ingress=ENTRY_WORKLOAD, service=ENTRY_WORKLOAD,
+                       port="http"),
+        cluster_name=cluster.name, alb_ready=entry_address, opts=opts)

@@ -4,6 +4,7 @@ instance classes and connection budget give."""
 from __future__ import annotations
 
 import bisect
+from typing import TYPE_CHECKING
 from pydantic.alias_generators import to_camel
 
 from components.alarm_levels import CACHE_MEMORY_PERCENT, SENSITIVITY
@@ -13,6 +14,10 @@ from stacks import budget
 from stacks.config import StackConfig
 from stacks.rules import KeyedError
 
+if TYPE_CHECKING:
+    from components.alicloud.monitoring import AlarmThresholds as AlicloudThresholds
+    from components.aws.monitoring import AlarmThresholds as AwsThresholds
+
 # The values CloudWatch Logs accepts for a log group's retention (PutRetentionPolicy).
 CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
                              2557, 2922, 3288, 3653)
@@ -20,6 +25,8 @@ CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400
 SLS_MAX_RETENTION_DAYS = 3650
 CLOUD_KEYS = ("alarms", "alert_email", "alert_contact_name", "log_retention_days", "container_logs")
 ALICLOUD_ONLY = ("alert_contact_name",)
+ALARM_RECIPIENT = ("alert_email", "alert_contact_name")
+CONNECTION_HEADROOM_PERCENT = 90.0
 # Connections a Redis client process holds besides one per concurrent request or task (broker, results,
 # pub/sub, heartbeat).
 REDIS_BASE_CONNECTIONS = 4
@@ -36,6 +43,9 @@ def problems(config: StackConfig) -> list[KeyedError]:
         return [KeyedError(_key(f), f"{_key(f)} applies to the cloud targets (aws, alicloud), not {config.target}; "
                                     "remove it") for f in given]
     found: list[KeyedError] = []
+    if not monitoring.alarms:
+        found += [KeyedError(_key(f), f"{_key(f)} receives the alarms, and monitoring.alarms is false; remove "
+                                      f"{_key(f)} or turn the alarms on") for f in ALARM_RECIPIENT if f in given]
     days = monitoring.log_retention_days
     if config.target == "aws":
         found += [KeyedError(_key(f), f"{_key(f)} applies to target alicloud (a CloudMonitor contact); remove it")
@@ -46,10 +56,16 @@ def problems(config: StackConfig) -> list[KeyedError]:
             found.append(KeyedError("monitoring.logRetentionDays",
                                     f"CloudWatch Logs keeps logs for one of {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))} "
                                     f"days, not {days}; set monitoring.logRetentionDays to one of them (nearest: {near})"))
-    elif days > SLS_MAX_RETENTION_DAYS:
-        found.append(KeyedError("monitoring.logRetentionDays",
-                                f"SLS keeps logs 1 to {SLS_MAX_RETENTION_DAYS} days ({SLS_MAX_RETENTION_DAYS}: for ever), "
-                                f"not {days}; set monitoring.logRetentionDays to {SLS_MAX_RETENTION_DAYS} or less"))
+    else:
+        if monitoring.alert_contact_name is not None and monitoring.alert_email is None:
+            found.append(KeyedError("monitoring.alertContactName",
+                                    "monitoring.alertContactName names the contact that receives monitoring.alertEmail; "
+                                    "set monitoring.alertEmail too, or remove monitoring.alertContactName"))
+        if days > SLS_MAX_RETENTION_DAYS:
+            found.append(KeyedError(
+                "monitoring.logRetentionDays",
+                f"SLS keeps logs 1 to {SLS_MAX_RETENTION_DAYS} days ({SLS_MAX_RETENTION_DAYS}: for ever), not {days}; "
+                f"set monitoring.logRetentionDays to {SLS_MAX_RETENTION_DAYS} or less"))
     return found
 
 
@@ -91,7 +107,8 @@ def redis_clients(config: StackConfig) -> int:
     return total
 
 
-def aws_thresholds(config: StackConfig, instance_class: str, storage_gb: int):
+def aws_thresholds(config: StackConfig, instance_class: str, storage_gb: int) -> "AwsThresholds":
+    # Imported here: the cloud SDKs load only for their own target.
     from components.aws.monitoring import AlarmThresholds
 
     level = SENSITIVITY[config.size]
@@ -110,30 +127,22 @@ def aws_thresholds(config: StackConfig, instance_class: str, storage_gb: int):
     )
 
 
-def alicloud_thresholds(config: StackConfig, layer7: bool):
+def alicloud_thresholds(config: StackConfig, layer7: bool) -> "AlicloudThresholds":
     from components.alicloud.monitoring import AlarmThresholds
 
     level = SENSITIVITY[config.size]
-    result = budget.budget(config)
     return AlarmThresholds(
         cpu_percent=level.cpu_percent,
         periods=level.periods,
         response_time_ms=int(level.response_time_seconds * 1000),
         errors_per_second=CLB_ERRORS_PER_SECOND[config.size],
         cache_memory_percent=CACHE_MEMORY_PERCENT,
-        connection_percent=database_connection_percent(config),
+        # ApsaraDB reports connections as a share of max_connections, which it sets per instance type (a
+        # table the budget does not hold): the budget's 90 % headroom line.
+        connection_percent=CONNECTION_HEADROOM_PERCENT,
         cache_connections=redis_clients(config),
         layer7=layer7,
     )
-
-
-def database_connection_percent(config: StackConfig) -> float:
-    """ApsaraDB reports connections as a share of max_connections (conn_usgae): the budget's usable share
-    where max_connections is known (postgres.maxConnections), else its 90 % headroom line."""
-    result = budget.budget(config)
-    if result.limit and result.usable is not None:
-        return round(100 * result.usable / result.limit, 1)
-    return 90.0
 
 
 # CloudMonitor gives a CLB instance's 5xx as answers per second, with no request count to divide by:

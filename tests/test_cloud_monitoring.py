@@ -87,12 +87,16 @@ def test_alarms_point_at_the_instances_and_the_controllers_alb(prod):
 def test_the_alb_lookup_uses_the_controllers_tags():
     from components.aws.monitoring import AlbTargets
 
-    targets = AlbTargets(cluster_name="dify-prod-cluster-eks", namespace="dify", ingress="nginx", service="nginx",
-                         port="http")
-    assert targets.load_balancer_tags() == {"elbv2.k8s.aws/cluster": "dify-prod-cluster-eks",
-                                            "ingress.k8s.aws/stack": "dify/nginx",
-                                            "ingress.k8s.aws/resource": "LoadBalancer"}
-    assert targets.target_group_tags()["ingress.k8s.aws/resource"] == "dify/nginx-nginx:http"
+    targets = AlbTargets(namespace="dify", ingress="nginx", service="nginx", port="http")
+    assert targets.load_balancer_tags("dify-prod-cluster-eks") == {"elbv2.k8s.aws/cluster": "dify-prod-cluster-eks",
+                                                                   "ingress.k8s.aws/stack": "dify/nginx",
+                                                                   "ingress.k8s.aws/resource": "LoadBalancer"}
+    assert targets.target_group_tags("c")["ingress.k8s.aws/resource"] == "dify/nginx-nginx:http"
+
+
+def test_a_cluster_named_before_the_name_was_fixed_keeps_its_name(prod):
+    cluster = prod.named("aws:eks/cluster:Cluster", "dify-prod-cluster-eks")
+    assert "name" in cluster.options["ignoreChanges"]
 
 
 def test_every_alarm_notifies_the_topic_on_alarm_and_ok_and_treats_missing_data(prod):
@@ -242,8 +246,10 @@ def test_the_contact_comes_from_the_alert_email(alicloud):
     assert contact.plain["channelsMail"] == "ops@example.com"
     group = alicloud.named("alicloud:cms/alarmContactGroup:AlarmContactGroup", "dify-alicloud-alarms-group").plain
     assert group["contacts"] == [contact.plain["alarmContactName"]]
-    bare = run_program("alicloud", {"monitoring": {"alertContactName": "Dify on call"}})
+    bare = run_program("alicloud")
     assert not bare.of_type("alicloud:cms/alarmContact:AlarmContact")
+    assert bare.named("alicloud:cms/alarmContactGroup:AlarmContactGroup", "dify-alicloud-alarms-group").plain.get(
+        "contacts") in (None, [])
     named = run_program("alicloud", {"monitoring": {"alertEmail": "a@example.com", "alertContactName": "Dify on call"}})
     assert named.of_type("alicloud:cms/alarmContact:AlarmContact")[0].plain["alarmContactName"] == "Dify on call"
 
@@ -297,6 +303,8 @@ def test_the_docker_and_kubernetes_stacks_declare_no_cloud_monitoring():
         ("prod", {"alertContactName": "ops"}, "monitoring.alertContactName", "alicloud"),
         ("alicloud", {"logRetentionDays": 3653}, "monitoring.logRetentionDays", "3650"),
         ("alicloud", {"alertContactName": "x"}, "monitoring.alertContactName", "2 to 40"),
+        ("alicloud", {"alertContactName": "Dify on call"}, "monitoring.alertContactName", "set monitoring.alertEmail"),
+        ("prod", {"alarms": False, "alertEmail": "ops@example.com"}, "monitoring.alertEmail", "alarms is false"),
         ("dev", {"alertEmail": "ops@example.com"}, "monitoring.alertEmail", "cloud targets"),
         ("k8s", {"containerLogs": True}, "monitoring.containerLogs", "cloud targets"),
     ],
@@ -316,3 +324,19 @@ def test_every_cloudwatch_retention_is_accepted_and_sls_takes_for_ever():
         assert not problems(StackConfig.model_validate({**base, "monitoring": {"logRetentionDays": days}}))
     ali = {k.split(":", 1)[1]: v for k, v in stack_config("alicloud")[0].items()}
     assert not problems(StackConfig.model_validate({**ali, "monitoring": {"logRetentionDays": 3650}}))
+
+
+# -- Changes --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stack", ("prod", "alicloud"))
+def test_monitoring_changes_replace_nothing_that_holds_data_nor_the_cluster(stack):
+    from tests.change_plan import cached_run, plan, stateful_losses
+
+    runs = [cached_run(stack, overrides) for overrides in (
+        {}, {"monitoring": {"alarms": False, "containerLogs": False}},
+        {"monitoring": {"logRetentionDays": 365, "alertEmail": "ops@example.com", "containerLogs": True}})]
+    clusters = ("aws:eks/cluster:Cluster", "alicloud:cs/managedKubernetes:ManagedKubernetes")
+    for before, after in zip(runs, runs[1:]):
+        for a, b in ((before, after), (after, before)):
+            assert stateful_losses(a, b) == []
+            assert not [step for step in plan(a, b)["replace"] if step[0] in clusters]

@@ -22,6 +22,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 from components.alicloud.sdk import alicloud
 
+from components.alarm_levels import DATABASE_MEMORY_PERCENT, DISK_USED_PERCENT
 from components.alicloud.common import cloud_name
 
 LOG_ADDON = "logtail-ds"
@@ -68,8 +69,9 @@ class CloudMonitorAlarms(pulumi.ComponentResource):
         t = thresholds
         if rds_instance_id is not None:
             for metric, threshold, what in (
-                    ("cpu_usage", t.cpu_percent, "cpu"), ("mem_usage", 90.0, "memory"),
-                    ("local_fs_size_usage", 90.0, "disk"), ("conn_usgae", t.connection_percent, "connections")):
+                    ("cpu_usage", t.cpu_percent, "cpu"), ("mem_usage", DATABASE_MEMORY_PERCENT, "memory"),
+                    ("local_fs_size_usage", DISK_USED_PERCENT, "disk"),
+                    ("conn_usgae", t.connection_percent, "connections")):
                 self._alarm(f"{name}-rds-{what}", "acs_rds_dashboard", metric, rds_instance_id, threshold,
                             times=t.periods)
         if kvstore_instance_id is not None:

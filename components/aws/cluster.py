@@ -13,7 +13,8 @@ IRSA, and a Kubernetes provider built from the cluster's outputs.
   namespace/service account each).
 - Control-plane logs (api, audit, authenticator) go to `/aws/eks/<cluster>/cluster`, declared before the
   cluster with the stack's retention: EKS would otherwise create the group itself, keeping logs for ever,
-  and a later declaration would fail as "already exists". So the cluster has a fixed name (`<name>-eks`).
+  and a later declaration would fail as "already exists". So the cluster has a fixed name (`<name>-eks`);
+  one created before keeps its generated name.
 """
 
 from __future__ import annotations
@@ -79,7 +80,6 @@ class EksCluster(pulumi.ComponentResource):
         super().__init__("dify:aws:EksCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         cluster_name = f"{name}-eks"
-        self.cluster_name = cluster_name
         self.control_plane_logs = aws.cloudwatch.LogGroup(
             f"{name}-control-plane-logs", name=control_plane_log_group_name(cluster_name),
             retention_in_days=log_retention_days, opts=child)
@@ -112,7 +112,9 @@ class EksCluster(pulumi.ComponentResource):
             enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
             upgrade_policy={"support_type": "STANDARD"},
             deletion_protection=production,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster_policy, self.control_plane_logs]),
+            # A cluster created before the name was fixed keeps its generated one rather than being replaced.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster_policy, self.control_plane_logs],
+                                        ignore_changes=["name"]),
         )
         self.name: pulumi.Output[str] = self.cluster.name
         self.security_group_id: pulumi.Output[str] = self.cluster.vpc_config.cluster_security_group_id

@@ -35,8 +35,8 @@ def control_plane_log_group_name(cluster_name: str) -> str:
     return f"/aws/eks/{cluster_name}/cluster"
 
 
-def container_insights_log_group_names(cluster_name: str) -> list[str]:
-    return [f"/aws/containerinsights/{cluster_name}/{group}" for group in CONTAINER_INSIGHTS_GROUPS]
+def container_insights_log_group_name(cluster_name: str, group: str) -> str:
+    return f"/aws/containerinsights/{cluster_name}/{group}"
 
 
 def topic_key_policy(account: str, partition: str) -> str:
@@ -76,18 +76,17 @@ class AlarmThresholds:
 class AlbTargets:
     """What identifies the controller's ALB and the nginx target group (the controller's own tags)."""
 
-    cluster_name: str
     namespace: str
     ingress: str
     service: str
     port: str
 
-    def load_balancer_tags(self) -> dict[str, str]:
-        return {"elbv2.k8s.aws/cluster": self.cluster_name, "ingress.k8s.aws/stack": f"{self.namespace}/{self.ingress}",
+    def load_balancer_tags(self, cluster_name: str) -> dict[str, str]:
+        return {"elbv2.k8s.aws/cluster": cluster_name, "ingress.k8s.aws/stack": f"{self.namespace}/{self.ingress}",
                 "ingress.k8s.aws/resource": "LoadBalancer"}
 
-    def target_group_tags(self) -> dict[str, str]:
-        return {"elbv2.k8s.aws/cluster": self.cluster_name, "ingress.k8s.aws/stack": f"{self.namespace}/{self.ingress}",
+    def target_group_tags(self, cluster_name: str) -> dict[str, str]:
+        return {"elbv2.k8s.aws/cluster": cluster_name, "ingress.k8s.aws/stack": f"{self.namespace}/{self.ingress}",
                 "ingress.k8s.aws/resource": f"{self.namespace}/{self.ingress}-{self.service}:{self.port}"}
 
 
@@ -102,7 +101,7 @@ class ContainerInsights(pulumi.ComponentResource):
         groups = [
             aws.cloudwatch.LogGroup(f"{name}-{group}", retention_in_days=retention_days,
                                     name=pulumi.Output.from_input(cluster_name).apply(
-                                        lambda n, g=group: f"/aws/containerinsights/{n}/{g}"), opts=child)
+                                        lambda n, g=group: container_insights_log_group_name(n, g)), opts=child)
             for group in CONTAINER_INSIGHTS_GROUPS
         ]
         self.log_groups = groups
@@ -132,7 +131,8 @@ class CloudWatchAlarms(pulumi.ComponentResource):
     def __init__(self, name: str, *, account: str, partition: str, thresholds: AlarmThresholds,
                  alert_email: Optional[str], rds_identifier: Optional[pulumi.Input[str]] = None,
                  cache_members: Optional[Sequence[pulumi.Input[str]]] = None,
-                 alb: Optional[AlbTargets] = None, alb_ready: Optional[pulumi.Input[object]] = None,
+                 alb: Optional[AlbTargets] = None, cluster_name: Optional[pulumi.Input[str]] = None,
+                 alb_ready: Optional[pulumi.Input[object]] = None,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("dify:aws:CloudWatchAlarms", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -151,8 +151,8 @@ class CloudWatchAlarms(pulumi.ComponentResource):
             self._database(name, rds_identifier)
         for i, member in enumerate(cache_members or ()):
             self._cache(f"{name}-cache-{i + 1}", member)
-        if alb is not None:
-            self._load_balancer(name, alb, alb_ready)
+        if alb is not None and cluster_name is not None:
+            self._load_balancer(name, alb, cluster_name, alb_ready)
         self.register_outputs({"topicArn": self.topic.arn})
 
     def _alarm(self, name: str, description: str, *, missing: str, **args) -> None:
@@ -194,14 +194,14 @@ class CloudWatchAlarms(pulumi.ComponentResource):
                     metric_name="CurrConnections", statistic="Maximum", comparison_operator="GreaterThanThreshold",
                     threshold=t.cache_connections, evaluation_periods=t.periods, missing="missing", **common)
 
-    def _load_balancer(self, name: str, alb: AlbTargets, ready: Optional[pulumi.Input[object]]) -> None:
+    def _load_balancer(self, name: str, alb: AlbTargets, cluster_name: pulumi.Input[str],
+                       ready: Optional[pulumi.Input[object]]) -> None:
         t = self.thresholds
         # The lookups wait for the Ingress's address: before it the controller has made no ALB.
-        when_ready = pulumi.Output.from_input(ready)
+        cluster = pulumi.Output.all(cluster_name, ready).apply(lambda a: a[0])
         invoke = pulumi.InvokeOutputOptions(parent=self)
-        balancer = aws.lb.get_load_balancer_output(
-            tags=when_ready.apply(lambda _: alb.load_balancer_tags()), opts=invoke)
-        group = aws.lb.get_target_group_output(tags=when_ready.apply(lambda _: alb.target_group_tags()), opts=invoke)
+        balancer = aws.lb.get_load_balancer_output(tags=cluster.apply(alb.load_balancer_tags), opts=invoke)
+        group = aws.lb.get_target_group_output(tags=cluster.apply(alb.target_group_tags), opts=invoke)
         lb_dim = {"LoadBalancer": balancer.arn_suffix}
         both = {"LoadBalancer": balancer.arn_suffix, "TargetGroup": group.arn_suffix}
 
