@@ -66,6 +66,8 @@ def test_docker_reaches_an_external_store_through_the_services_own_route_out():
         assert all(set(vector_env(envs[service])) <= upstream_keys(v, service) for v in RELEASES)
     for service in ("beat", "api-websocket", "plugin-daemon"):
         assert not vector_env(envs[service]), service
+    # Beat neither uses the store nor the internet: it has no route out.
+    assert not any("egress" in n["name"] for n in containers["beat"].plain["networksAdvanced"])
 
 
 @pytest.mark.parametrize("store, expected", [
@@ -149,13 +151,16 @@ def test_aws_opensearch_without_a_managed_bucket_still_gets_the_api_role():
         "objectStorage": {"mode": "external", "kind": "s3", "bucket": "dify-files", "region": "us-east-1",
                           "accessKey": "AKIAK8STEST0000", "secretKey": "s3Secret-Lm93"}}, secret_keys=("objectStorage",))
     role = run.named("aws:iam/role:Role", "dify-prod-dify-api")
-    assert "opensearch" in role.plain["description"] or "vector" in role.plain["description"]
-    services = by_service(run)
-    for service in ("api", "worker", "api-websocket"):
-        annotations = services[service]["spec"]["template"]["metadata"].get("annotations", {})
-        account = services[service]["spec"]["template"]["spec"]["serviceAccountName"]
-        assert account == service, annotations
-
+    assert "vector store" in role.plain["description"]
+    assert run.named("aws:iam/rolePolicy:RolePolicy", "dify-prod-dify-api-policy").plain["policy"] == json.dumps(
+        {"Statement": [{"Action": ["es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut",
+                                   "es:ESHttpDelete"], "Effect": "Allow",
+                        "Resource": ["arn:aws:es:us-east-1:123456789012:domain/dify-prod-vectors/*"]}],
+         "Version": "2012-10-17"}, sort_keys=True)
+    accounts = {r.plain["metadata"]["name"]: r.plain["metadata"].get("annotations", {})
+                for r in run.of_type("kubernetes:core/v1:ServiceAccount")}
+    bound = {name for name, notes in accounts.items() if "eks.amazonaws.com/role-arn" in notes}
+    assert bound == {"api", "worker", "api-websocket"}
 
 def test_aws_dev_opensearch_is_one_node_without_zone_awareness():
     run = run_program("prod", overrides={"size": "dev", "vectorStore": {"kind": "opensearch",
@@ -275,3 +280,31 @@ def test_switching_the_vector_store_replaces_no_database(stack, kinds):
         # Back to pgvector: only the vector store's own resources go (protected in production).
         gone = {name for typ, name, _ in stateful_losses(after, before)}
         assert all("-vectors" in name for name in gone), gone
+
+
+@pytest.mark.parametrize("stack, kind", [("prod", "opensearch"), ("alicloud", "analyticdb"),
+                                         ("alicloud", "tablestore")])
+def test_the_managed_stores_pass_every_policy_gate_and_a_broken_one_is_reported(stack, kind):
+    from tests.change_plan import cached_run
+    from tests.test_policy import GATES, all_violations, mutated, violations
+
+    import pulumi
+
+    # The prod and alicloud stack files are production; the pack reads `size` as the CLI hands it over
+    # (after the run, which resets the config).
+    run = cached_run(stack, {"vectorStore": {"kind": kind}})
+    pulumi.runtime.set_all_config({"dify-deploy:size": "production"}, [])
+    try:
+        assert all_violations(run) == {}
+        store = next(r for r in run.resources if r.name == f"dify-{stack}-vectors-instance"
+                     or r.typ == "aws:opensearch/domain:Domain")
+        assert violations(GATES["deletion-protection"], store, protect=False) == [
+            "the resource must be declared with protect in production"]
+        if kind == "opensearch":
+            plain = mutated(store, lambda i: i.update(encryptAtRest={"enabled": False},
+                                                      domainEndpointOptions={"enforceHttps": False}))
+            assert violations(GATES["encryption-at-rest"], plain) == ["encryptAtRest.enabled must be true"]
+            assert violations(GATES["encryption-in-transit"], plain) == [
+                "domainEndpointOptions.enforceHttps must be true"]
+    finally:
+        pulumi.runtime.set_all_config({}, [])

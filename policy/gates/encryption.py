@@ -15,6 +15,7 @@ REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 S3_ALGORITHMS = {"AES256", "aws:kms", "aws:kms:dsse"}
 OSS_ALGORITHMS = {"AES256", "KMS", "SM4"}
 RDS_PARAMETERS = "aws:rds/parameterGroup:ParameterGroup"
+OPENSEARCH = "aws:opensearch/domain:Domain"
 # RDS for PostgreSQL enforces TLS by default from version 15 (rds.force_ssl defaults to 1).
 _POSTGRES_FAMILY = re.compile(r"^postgres(\d+)$")
 
@@ -28,6 +29,8 @@ def validate_at_rest(args: ResourceValidationArgs, report: ReportViolation) -> N
         default = props.get("engine") == "valkey"
         if props.get("atRestEncryptionEnabled", default) is not True:
             report("atRestEncryptionEnabled must be true")
+    if args.resource_type == OPENSEARCH and not is_true(props.get("encryptAtRest") or {}, "enabled"):
+        report("encryptAtRest.enabled must be true")
     if args.resource_type in S3_ENCRYPTION:
         rules = props.get("rules") or []
         algorithms = [((rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm")) for rule in rules]
@@ -47,6 +50,11 @@ def validate_in_transit(args: ResourceValidationArgs, report: ReportViolation) -
             report("transitEncryptionEnabled must be true")
         if props.get("transitEncryptionMode") not in (None, "required"):
             report("transitEncryptionMode must be required (preferred still accepts plain connections)")
+    if args.resource_type == OPENSEARCH:
+        if not is_true(props.get("nodeToNodeEncryption") or {}, "enabled"):
+            report("nodeToNodeEncryption.enabled must be true")
+        if not is_true(props.get("domainEndpointOptions") or {}, "enforceHttps"):
+            report("domainEndpointOptions.enforceHttps must be true")
     if args.resource_type == RDS_PARAMETERS:
         family = _POSTGRES_FAMILY.match(props.get("family") or "")
         if family:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
 from .buckets import OSS_BUCKETS, S3_BUCKETS
-from .encryption import RDS, REPLICATION_GROUP
+from .encryption import OPENSEARCH, RDS, REPLICATION_GROUP
 from .inputs import is_true
 from .stack import is_production
 
@@ -21,6 +21,10 @@ STATEFUL = {
     ALI_RDS: "deletionProtection",
     ALI_KVSTORE: "instanceReleaseProtection",
     **{t: None for t in S3_BUCKETS | OSS_BUCKETS},
+    # The vector stores (vectorStore.kind).
+    OPENSEARCH: None,
+    "alicloud:gpdb/instance:Instance": None,
+    "alicloud:ots/instance:Instance": None,
 }
 
 
