@@ -28,7 +28,7 @@ from components import naming
 from components.dify.app import DifyApp
 from components.dify.catalog import Edge, build_catalog
 from components.dify.concurrency import CONCURRENCY
-from components.dify.environment import PublicUrls
+from components.dify.environment import TELEMETRY_KEYS, PublicUrls
 from components.dify.releases import Release
 from components.kubernetes.entry import Entry, load_balancer_annotations
 from components.kubernetes.network import ALIBABA_METADATA, Destination, Isolation
@@ -65,8 +65,10 @@ def with_migration_job(catalog: dict[str, ServiceSpec], release: Release) -> dic
     api = catalog["api"]
     migrate = replace(
         api, name=MIGRATION, upstream_name="api_migration",
-        env={k: v for k, v in api.env.items() if k != "GUNICORN_CMD_ARGS"} | {"MODE": "migration",
-                                                                             "MIGRATION_ENABLED": "true"},
+        # The Job serves nothing and has no way out: no gunicorn arguments, no telemetry export.
+        env={k: v for k, v in api.env.items() if k != "GUNICORN_CMD_ARGS" and k not in TELEMETRY_KEYS}
+        | {"MODE": "migration", "MIGRATION_ENABLED": "true"},
+        secret_env={k: v for k, v in api.secret_env.items() if k not in TELEMETRY_KEYS},
         entrypoint=("/bin/bash", "-c"), command=(MIGRATE_AND_CHECK,),
         ports=(), health=None, public_ports=(), depends_on=(), run_once=True,
         networks=frozenset({APP_NET, DATA_NET}), calls=(), internet=False, grace_period_s=30, drain_s=0,

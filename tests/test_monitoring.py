@@ -260,6 +260,40 @@ def test_promtool_parses_every_dashboard_query(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _case(series: dict[str, str], alert: str, at: str, expected: list[dict]) -> dict:
+    return {"interval": "1m", "input_series": [{"series": k, "values": v} for k, v in series.items()],
+            "alert_rule_test": [{"eval_time": at, "alertname": alert, "exp_alerts": [{"exp_labels": e} for e in expected]}]}
+
+
+def test_the_rules_fire_on_the_signals_they_name_and_stay_quiet_otherwise(tmp_path):
+    """promtool's rule unit tests on the dev cluster's rules: synthetic series, the alerts expected."""
+    (rule,) = of_kind(objects("k8s"), "PrometheusRule").values()
+    usable = budget.budget(StackConfig.model_validate({"target": "kubernetes"})).usable
+    ok, failed = 'dify_nginx_http_response_count_total{namespace="dify",status="200"}', \
+        'dify_nginx_http_response_count_total{namespace="dify",status="502"}'
+    queue = 'redis_key_size{namespace="dify",service="redis-exporter",db="db1",key="dataset"}'
+    connections = 'pg_stat_activity_count{namespace="dify",service="postgres-exporter",datname="dify",state="idle"}'
+    job = 'kube_job_status_failed{namespace="dify",job_name="%s"}'
+    tests = [
+        _case({ok: "0+90x40", failed: "0+20x40"}, "DifyNginxErrorRatio", "30m",
+              [{"severity": "critical", "namespace": "dify"}]),
+        _case({ok: "0+90x40", failed: "0+5x40"}, "DifyNginxErrorRatio", "30m", []),
+        _case({queue: "0+1x60"}, "DifyCeleryBacklogGrowing", "40m", [{"severity": "warning"}]),
+        _case({queue: "50x60"}, "DifyCeleryBacklogGrowing", "40m", []),
+        _case({connections: f"{usable + 1}x20"}, "DifyPostgresConnectionsOverBudget", "10m", [{"severity": "warning"}]),
+        _case({connections: f"{usable}x20"}, "DifyPostgresConnectionsOverBudget", "10m", []),
+        _case({job % "dify-k8s-migrate-5c0ffee": "0 0 1 1 1", job % "dify-k8s-web-1a2b3c4": "1 1 1 1 1"},
+              "DifyMigrationFailed", "4m",
+              [{"severity": "critical", "namespace": "dify", "job_name": "dify-k8s-migrate-5c0ffee"}]),
+    ]
+    result = promtool.test_rules(rule["spec"]["groups"], tests, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The cases can fail: the quiet series made to fire is reported.
+    wrong = [{**tests[1], "alert_rule_test": [{**tests[1]["alert_rule_test"][0], "exp_alerts": [
+        {"exp_labels": {"severity": "critical", "namespace": "dify"}}]}]}]
+    assert promtool.test_rules(rule["spec"]["groups"], wrong, tmp_path).returncode != 0
+
+
 def test_the_rules_cover_every_signal():
     assert {"DifyPodCrashLooping", "DifyPodNotReady", "DifyDeploymentBelowDesired", "DifyMigrationFailed",
             "DifyVolumeNearlyFull", "DifyRedisMemoryNearMax", "DifyRedisEvictingKeys", "DifyCeleryBacklogGrowing",
@@ -386,6 +420,9 @@ def test_otel_api_key_is_a_secret_reference_on_kubernetes():
     found = manifests(run_program("k8s", overrides=OTEL, secret_keys=("monitoring",)))
     env = env_of(containers(found, "api")["api"])
     assert "secretKeyRef" in env["OTLP_API_KEY"]["valueFrom"]
+    (job,) = [m for m in found if m["kind"] == "Job" and m["spec"]["template"]["metadata"]["labels"][
+        "app.kubernetes.io/name"] == "migrate"]
+    assert not {"ENABLE_OTEL", "OTLP_API_KEY"} & set(env_of(job["spec"]["template"]["spec"]["containers"][0]))
     assert not [m for m in found if m["kind"] == "NetworkPolicy" and m["metadata"]["name"].endswith("-otel")]
 
 
