@@ -22,6 +22,7 @@ from components.alicloud.postgres import ManagedPostgres
 from components.alicloud.redis import ManagedRedis
 from components.alicloud.registry import AcrRegistry
 from components.alicloud.storage import OssStorage
+from components.monitoring.exporters import HUB_IMAGES
 from components.endpoints import DataEndpoints
 from components.kubernetes_runtime import KubernetesRuntime
 from components.object_store import external_object_store
@@ -102,6 +103,7 @@ def mirrored_images(config: StackConfig) -> list[str]:
         images.NGINX,
         images.SQUID,
         images.POSTGRES_PGVECTOR,
+        *(HUB_IMAGES if config.monitoring.prometheus_operator else ()),
     ]
 
 

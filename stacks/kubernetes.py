@@ -210,7 +210,7 @@ def deploy_on_cluster(
         "size": config.size,
         "internalEndpoints": {**data.internal, **{s.name: s.address for s in catalog.values() if s.ports}},
         "difyVersion": config.dify.version,
-        "images": sorted({s.image for s in catalog.values()}),
+        "images": sorted({s.image for s in catalog.values()} | {c.image for s in catalog.values() for c in s.sidecars}),
     }
 
 

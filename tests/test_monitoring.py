@@ -473,3 +473,17 @@ def test_the_core_objects_next_to_the_monitors_are_valid_kubernetes(cached_schem
         except kubernetes_validate.ValidationError as exc:
             errors.append(f"{manifest['kind']}/{manifest['metadata'].get('name')}: {exc.message}")
     assert not errors, "\n".join(errors)
+
+
+def test_on_alicloud_the_exporters_from_docker_hub_come_through_the_acr_mirror():
+    run = run_program("alicloud", overrides=MONITORED)
+    endpoint = run.outputs["registry"]["endpoint"]
+    pulled = set(run.outputs["images"])
+    rules = {(r.plain["sourceNamespaceName"], r.plain["sourceRepoName"])
+             for r in run.of_type("alicloud:cr/artifactSubscriptionRule:ArtifactSubscriptionRule")}
+    for image in (NGINX_EXPORTER, REDIS_EXPORTER):
+        namespace, rest = image.split("/", 1)
+        assert f"{endpoint}/{image}" in pulled, image
+        assert (namespace, rest.split(":")[0]) in rules, image
+    # quay.io is not Docker Hub: the log exporter is pulled from there (the nodes' NAT).
+    assert NGINX_LOG_EXPORTER in pulled
