@@ -18,6 +18,7 @@ from stacks.config import StackConfig
 from tests import promtool, pss
 from tests.reachability import Address, Cluster, Pod
 from tests.test_kubernetes import cached_schemas  # noqa: F401  (fixture)
+from tests.test_policy import size  # noqa: F401  (fixture)
 from tests.test_routing import _free_port, _nginx_binary, _wait_for, _wrap, backends
 from tests.test_upstream_releases import upstream_keys
 from components.dify.concurrency import CONCURRENCY
@@ -487,3 +488,11 @@ def test_on_alicloud_the_exporters_from_docker_hub_come_through_the_acr_mirror()
         assert (namespace, rest.split(":")[0]) in rules, image
     # quay.io is not Docker Hub: the log exporter is pulled from there (the nodes' NAT).
     assert NGINX_LOG_EXPORTER in pulled
+
+
+@pytest.mark.parametrize("stack", ["prod", "alicloud", "k8s"])
+def test_a_monitored_stack_passes_every_policy_gate(stack, size):
+    from tests.test_policy import all_violations, size_of
+
+    size(size_of(stack))
+    assert all_violations(run_program(stack, overrides=MONITORED)) == {}
