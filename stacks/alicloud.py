@@ -27,6 +27,7 @@ from components.alicloud import analyticdb
 from components.alicloud.analyticdb import AnalyticdbSize, AnalyticdbVectors
 from components.alicloud.tablestore import TablestoreVectors
 from components.dify.concurrency import CONCURRENCY
+from components.monitoring.exporters import HUB_IMAGES
 from components.endpoints import DataEndpoints
 from components.kubernetes_runtime import KubernetesRuntime
 from components.object_store import external_object_store
@@ -118,6 +119,7 @@ def mirrored_images(config: StackConfig) -> list[str]:
         images.NGINX,
         images.SQUID,
         images.POSTGRES_PGVECTOR,
+        *(HUB_IMAGES if config.monitoring.prometheus_operator else ()),
     ]
 
 

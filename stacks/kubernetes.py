@@ -28,7 +28,7 @@ from components import naming
 from components.dify.app import DifyApp
 from components.dify.catalog import Edge, build_catalog
 from components.dify.concurrency import CONCURRENCY
-from components.dify.environment import VECTOR_STORE_PREFIXES, PublicUrls
+from components.dify.environment import TELEMETRY_KEYS, VECTOR_STORE_PREFIXES, PublicUrls
 from components.dify.releases import Release
 from components.kubernetes.entry import Entry, load_balancer_annotations
 from components.kubernetes.network import ALIBABA_METADATA, Destination, Isolation
@@ -63,12 +63,15 @@ def with_migration_job(catalog: dict[str, ServiceSpec], release: Release) -> dic
     replicas starting together race. Where the image can migrate apart (`daemon_migrates_apart`), a
     second Job runs `commandline migrate` once and the daemons start only the server after it."""
     api = catalog["api"]
-    # The schema migration reads no vector store.
     migrate = replace(
         api, name=MIGRATION, upstream_name="api_migration",
-        env={k: v for k, v in api.env.items() if k != "GUNICORN_CMD_ARGS" and not k.startswith(VECTOR_STORE_PREFIXES)}
+        # The Job serves nothing, reads no vector store and has no way out: no gunicorn arguments, no
+        # telemetry export.
+        env={k: v for k, v in api.env.items() if k != "GUNICORN_CMD_ARGS" and k not in TELEMETRY_KEYS
+             and not k.startswith(VECTOR_STORE_PREFIXES)}
         | {"MODE": "migration", "MIGRATION_ENABLED": "true"},
-        secret_env={k: v for k, v in api.secret_env.items() if not k.startswith(VECTOR_STORE_PREFIXES)},
+        secret_env={k: v for k, v in api.secret_env.items() if k not in TELEMETRY_KEYS
+                    and not k.startswith(VECTOR_STORE_PREFIXES)},
         data=api.data - {VECTOR_STORE},
         entrypoint=("/bin/bash", "-c"), command=(MIGRATE_AND_CHECK,),
         ports=(), health=None, public_ports=(), depends_on=(), run_once=True,
@@ -211,7 +214,7 @@ def deploy_on_cluster(
         "size": config.size,
         "internalEndpoints": {**data.internal, **{s.name: s.address for s in catalog.values() if s.ports}},
         "difyVersion": config.dify.version,
-        "images": sorted({s.image for s in catalog.values()}),
+        "images": sorted({s.image for s in catalog.values()} | {c.image for s in catalog.values() for c in s.sidecars}),
         **({"selfHostedData": data.modes} if data.modes is not None else {}),
     }
 

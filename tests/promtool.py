@@ -32,3 +32,14 @@ def check_rules(groups: list[dict], tmp_path: Path) -> subprocess.CompletedProce
     path = tmp_path / "rules.yaml"
     path.write_text(json.dumps({"groups": groups}))
     return subprocess.run([binary(), "check", "rules", str(path)], capture_output=True, text=True, timeout=120)
+
+
+def test_rules(groups: list[dict], tests: list[dict], tmp_path: Path) -> subprocess.CompletedProcess:
+    """`promtool test rules`: `tests` (promtool's unit-test cases) against `groups`, with the annotations
+    left out (they are templates for people; the cases check expressions, durations and labels)."""
+    bare = [{**g, "rules": [{k: v for k, v in r.items() if k != "annotations"} for r in g["rules"]]} for g in groups]
+    (tmp_path / "rules.yaml").write_text(json.dumps({"groups": bare}))
+    (tmp_path / "tests.yaml").write_text(json.dumps({"rule_files": ["rules.yaml"], "evaluation_interval": "1m",
+                                                     "tests": tests}))
+    return subprocess.run([binary(), "test", "rules", str(tmp_path / "tests.yaml")], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)

@@ -18,6 +18,7 @@ from stacks.config import StackConfig
 from tests import promtool, pss
 from tests.reachability import Address, Cluster, Pod
 from tests.test_kubernetes import cached_schemas  # noqa: F401  (fixture)
+from tests.test_policy import size  # noqa: F401  (fixture)
 from tests.test_routing import _free_port, _nginx_binary, _wait_for, _wrap, backends
 from tests.test_upstream_releases import upstream_keys
 from components.dify.concurrency import CONCURRENCY
@@ -260,6 +261,40 @@ def test_promtool_parses_every_dashboard_query(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _case(series: dict[str, str], alert: str, at: str, expected: list[dict]) -> dict:
+    return {"interval": "1m", "input_series": [{"series": k, "values": v} for k, v in series.items()],
+            "alert_rule_test": [{"eval_time": at, "alertname": alert, "exp_alerts": [{"exp_labels": e} for e in expected]}]}
+
+
+def test_the_rules_fire_on_the_signals_they_name_and_stay_quiet_otherwise(tmp_path):
+    """promtool's rule unit tests on the dev cluster's rules: synthetic series, the alerts expected."""
+    (rule,) = of_kind(objects("k8s"), "PrometheusRule").values()
+    usable = budget.budget(StackConfig.model_validate({"target": "kubernetes"})).usable
+    ok, failed = 'dify_nginx_http_response_count_total{namespace="dify",status="200"}', \
+        'dify_nginx_http_response_count_total{namespace="dify",status="502"}'
+    queue = 'redis_key_size{namespace="dify",service="redis-exporter",db="db1",key="dataset"}'
+    connections = 'pg_stat_activity_count{namespace="dify",service="postgres-exporter",datname="dify",state="idle"}'
+    job = 'kube_job_status_failed{namespace="dify",job_name="%s"}'
+    tests = [
+        _case({ok: "0+90x40", failed: "0+20x40"}, "DifyNginxErrorRatio", "30m",
+              [{"severity": "critical", "namespace": "dify"}]),
+        _case({ok: "0+90x40", failed: "0+5x40"}, "DifyNginxErrorRatio", "30m", []),
+        _case({queue: "0+1x60"}, "DifyCeleryBacklogGrowing", "40m", [{"severity": "warning"}]),
+        _case({queue: "50x60"}, "DifyCeleryBacklogGrowing", "40m", []),
+        _case({connections: f"{usable + 1}x20"}, "DifyPostgresConnectionsOverBudget", "10m", [{"severity": "warning"}]),
+        _case({connections: f"{usable}x20"}, "DifyPostgresConnectionsOverBudget", "10m", []),
+        _case({job % "dify-k8s-migrate-5c0ffee": "0 0 1 1 1", job % "dify-k8s-web-1a2b3c4": "1 1 1 1 1"},
+              "DifyMigrationFailed", "4m",
+              [{"severity": "critical", "namespace": "dify", "job_name": "dify-k8s-migrate-5c0ffee"}]),
+    ]
+    result = promtool.test_rules(rule["spec"]["groups"], tests, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The cases can fail: the quiet series made to fire is reported.
+    wrong = [{**tests[1], "alert_rule_test": [{**tests[1]["alert_rule_test"][0], "exp_alerts": [
+        {"exp_labels": {"severity": "critical", "namespace": "dify"}}]}]}]
+    assert promtool.test_rules(rule["spec"]["groups"], wrong, tmp_path).returncode != 0
+
+
 def test_the_rules_cover_every_signal():
     assert {"DifyPodCrashLooping", "DifyPodNotReady", "DifyDeploymentBelowDesired", "DifyMigrationFailed",
             "DifyVolumeNearlyFull", "DifyRedisMemoryNearMax", "DifyRedisEvictingKeys", "DifyCeleryBacklogGrowing",
@@ -386,6 +421,9 @@ def test_otel_api_key_is_a_secret_reference_on_kubernetes():
     found = manifests(run_program("k8s", overrides=OTEL, secret_keys=("monitoring",)))
     env = env_of(containers(found, "api")["api"])
     assert "secretKeyRef" in env["OTLP_API_KEY"]["valueFrom"]
+    (job,) = [m for m in found if m["kind"] == "Job" and m["spec"]["template"]["metadata"]["labels"][
+        "app.kubernetes.io/name"] == "migrate"]
+    assert not {"ENABLE_OTEL", "OTLP_API_KEY"} & set(env_of(job["spec"]["template"]["spec"]["containers"][0]))
     assert not [m for m in found if m["kind"] == "NetworkPolicy" and m["metadata"]["name"].endswith("-otel")]
 
 
@@ -436,3 +474,25 @@ def test_the_core_objects_next_to_the_monitors_are_valid_kubernetes(cached_schem
         except kubernetes_validate.ValidationError as exc:
             errors.append(f"{manifest['kind']}/{manifest['metadata'].get('name')}: {exc.message}")
     assert not errors, "\n".join(errors)
+
+
+def test_on_alicloud_the_exporters_from_docker_hub_come_through_the_acr_mirror():
+    run = run_program("alicloud", overrides=MONITORED)
+    endpoint = run.outputs["registry"]["endpoint"]
+    pulled = set(run.outputs["images"])
+    rules = {(r.plain["sourceNamespaceName"], r.plain["sourceRepoName"])
+             for r in run.of_type("alicloud:cr/artifactSubscriptionRule:ArtifactSubscriptionRule")}
+    for image in (NGINX_EXPORTER, REDIS_EXPORTER):
+        namespace, rest = image.split("/", 1)
+        assert f"{endpoint}/{image}" in pulled, image
+        assert (namespace, rest.split(":")[0]) in rules, image
+    # quay.io is not Docker Hub: the log exporter is pulled from there (the nodes' NAT).
+    assert NGINX_LOG_EXPORTER in pulled
+
+
+@pytest.mark.parametrize("stack", ["prod", "alicloud", "k8s"])
+def test_a_monitored_stack_passes_every_policy_gate(stack, size):
+    from tests.test_policy import all_violations, size_of
+
+    size(size_of(stack))
+    assert all_violations(run_program(stack, overrides=MONITORED)) == {}

@@ -272,7 +272,13 @@ class Telemetry:
     api_key: Optional[pulumi.Output[str]] = None
 
 
+TELEMETRY_KEYS = frozenset({"ENABLE_OTEL", "OTEL_EXPORTER_TYPE", "OTLP_BASE_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL",
+                            "OTEL_SAMPLING_RATE", "OTEL_METRIC_EXPORT_INTERVAL", "OTLP_TRACE_ENDPOINT",
+                            "OTLP_METRIC_ENDPOINT", "OTLP_API_KEY"})
+
+
 def telemetry_env(telemetry: Optional[Telemetry]) -> tuple[Env, SecretEnv]:
+    """The keys of TELEMETRY_KEYS that `telemetry` sets (none without it)."""
     if telemetry is None:
         return {}, {}
     plain: Env = {

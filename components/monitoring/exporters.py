@@ -36,6 +36,10 @@ REDIS_EXPORTER, POSTGRES_EXPORTER, NGINX_EXPORTER = "redis-exporter", "postgres-
 PLUGIN_DAEMON_METRICS = "/metrics/"
 
 
+# The exporter images on Docker Hub (a registry mirror serves them); the log exporter's is on quay.io.
+HUB_IMAGES = (images.NGINX_EXPORTER, images.REDIS_EXPORTER, images.POSTGRES_EXPORTER)
+
+
 @dataclass(frozen=True)
 class Exporters:
     """Which exporters a deployment runs. `sidecars`: nginx's exporters in its pod (Kubernetes) rather

@@ -122,7 +122,7 @@ def groups(scope: Scope, t: Thresholds) -> list[dict]:
             backlog = f'sum(redis_key_size{{{redis}, key=~"{"|".join(scope.queues)}"}})'
             data.append(_alert(
                 "DifyCeleryBacklogGrowing",
-                f'{backlog} > {t.queue_backlog} and deriv({backlog}[15m]) > 0',
+                f'{backlog} > {t.queue_backlog} and deriv({backlog}[15m:1m]) > 0',
                 t.pending, "warning", "{{ $value }} Celery tasks are waiting and the backlog grows",
                 f"More than {t.queue_backlog} tasks wait in the worker's queues and the number keeps rising: the "
                 "worker cannot keep up (scale it, or look for a stuck task)."))
