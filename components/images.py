@@ -12,6 +12,8 @@ REDIS = "redis:7.4.10-alpine"
 # SeaweedFS: an S3-compatible store under active development (Apache-2.0). MinIO's community
 # edition stopped shipping images in 2025 and its repository is archived.
 SEAWEEDFS = "chrislusf/seaweedfs:4.47"
+# The AWS CLI v2 (uploads restore points to any S3 API).
+AWS_CLI = "amazon/aws-cli:2.27.9"
 
 DIFY_API = "langgenius/dify-api"
 DIFY_WEB = "langgenius/dify-web"

@@ -126,6 +126,9 @@ class ServiceSpec:
     internet: bool = False
     # Writes into its image's own directories (so no read-only root filesystem for it).
     writes_image: bool = False
+    # A run-once step that runs to completion before this one starts and shares its state mounts (a
+    # Kubernetes init container; a Docker container of its own). It names its own data services.
+    prepare: Optional["ServiceSpec"] = None
 
     @property
     def address(self) -> str:

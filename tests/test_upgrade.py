@@ -35,7 +35,8 @@ def _is_stateful(resource) -> bool:
 @pytest.fixture(scope="module", params=STACKS)
 def upgrade(request):
     stack = request.param
-    return stack, cached_run(stack, {"dify": {"version": LTS_VERSION}}), cached_run(stack, {})
+    old = cached_run(stack, {"dify": {"version": LTS_VERSION}})
+    return stack, old, cached_run(stack, {}, after=old)
 
 
 def test_the_example_stacks_default_to_the_newest_release(upgrade):

@@ -96,6 +96,10 @@ PROFILES: dict[str, Profile] = {
     images.REDIS: Profile(999, 1000, read_only=True, writable=("/tmp",), why="runs as redis (999:1000)"),
     # SeaweedFS needs only its data directory.
     images.SEAWEEDFS: Profile(1000, 1000, read_only=True, writable=("/tmp",), why="needs only its data directory"),
+    # The AWS CLI runs as any user with a writable HOME; the restore point's dump step before it runs as
+    # postgres (999), so both share the pod's user.
+    images.AWS_CLI: Profile(999, 999, read_only=True, writable=("/tmp",), env=(("HOME", "/tmp"),),
+                            why="any user; HOME in /tmp"),
 }
 
 DEFAULT = Profile(why="unknown image: no capabilities")

@@ -69,6 +69,9 @@ def state(typ: str, name: str, inputs: dict[str, Any]) -> Optional[dict[str, Any
     if typ == "alicloud:rds/instance:Instance":
         return {"connectionString": f"pgm-bp1{suffix[:13]}.pg.rds.aliyuncs.com", "port": "5432",
                 "status": "Running", "zoneIdSlaveA": inputs.get("zoneIdSlaveA")}
+    if typ == "alicloud:rds/rdsBackup:RdsBackup":
+        # What the provider reads back once the backup job finished: cloud-disk backups cannot be deleted.
+        return {"backupId": f"{int(hashlib.sha1(name.encode()).hexdigest()[:8], 16)}", "storeStatus": "Disabled"}
     if typ == "alicloud:kvstore/instance:Instance":
         return {"connectionDomain": f"r-bp1{suffix[:13]}.redis.rds.aliyuncs.com", "port": 6379, "status": "Normal"}
     if typ == "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer":
