@@ -337,8 +337,6 @@ class KubernetesRuntime(pulumi.ComponentResource):
             init.setdefault("volumeMounts", []).append({"name": f"{step.name}-writable-{index}", "mountPath": path})
         given = {e["name"] for e in init["env"]}
         init["env"] += [{"name": k, "value": v} for k, v in profile.env if k not in given]
-        if profile.read_only:
-            init["securityContext"]["readOnlyRootFilesystem"] = True
         return init
 
     def _peer(self, service: str, seen_from: Optional[str] = None) -> dict:

@@ -222,7 +222,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
             "pluginNamespace": f"{registry.endpoint}/{ali.acr.plugin_namespace}",
             "mirrors": registry.mirrors,
         },
-        **restore_points.outputs(points),
+        # The backup set of each restore point (`aliyun rds DescribeBackups --BackupId`), for a roll-back.
+        "restorePoints": [{**p.output(), "backupId": b.backup_id} for p, b in zip(points, backups)],
     }
     if config.domain and ali.dns_zone:
         record = AlidnsName(f"{name}-dns", config.domain, ali.dns_zone, address, opts=on_cloud)

@@ -32,8 +32,9 @@ def test_the_first_deploy_takes_a_restore_point_the_migrations_wait_for(stack):
     run = cached_run(stack, {})
     [point] = run.of_type(RESTORE_POINT[stack])
     assert point.name == f"dify-{stack}-postgres-before-{DEFAULT_VERSION}-1"
-    assert run.outputs["restorePoints"] == [
-        {"ordinal": 1, "release": DEFAULT_VERSION, "name": f"dify-{stack}-before-{DEFAULT_VERSION.replace('.', '-')}-1"}]
+    [output] = run.outputs["restorePoints"]
+    assert {k: output[k] for k in ("ordinal", "release", "name")} == {
+        "ordinal": 1, "release": DEFAULT_VERSION, "name": f"dify-{stack}-before-{DEFAULT_VERSION.replace('.', '-')}-1"}
     for job in (f"dify-{stack}-migrate", f"dify-{stack}-plugin-migrate"):
         assert _waits_for(run, job, point), job
     # The api and the plugin daemon (which migrates its own database on 1.13) wait too.
@@ -64,6 +65,8 @@ def test_the_alicloud_backup_is_a_full_physical_set_after_the_databases():
     assert instance.urn in backup.dependency_urns
     for database in run.of_type("alicloud:rds/database:Database"):
         assert database.urn in backup.dependency_urns
+    [point] = run.outputs["restorePoints"]
+    assert point["backupId"].isdigit() and point["release"] == DEFAULT_VERSION
 
 
 @pytest.mark.parametrize("stack", ("prod", "alicloud"))
