@@ -223,3 +223,16 @@ def test_docker_runs_the_dump_and_the_upload_to_completion_before_the_api():
 def test_docker_stops_before_the_api_when_the_restore_point_fails():
     with pytest.raises(Exception, match="restore-point exited with code 1"):
         run_program("dev", exit_codes={"dify-dev-restore-point": 1})
+
+
+@pytest.mark.parametrize("overrides, key, hint", [
+    ({"restorePoints": {"keep": 0}}, "restorePoints.keep", "greater than or equal to 1"),
+    ({"restorePoints": {"keep": 51}}, "restorePoints.keep", "less than or equal to 50"),
+    ({"restorePoints": {"keep": True}}, "restorePoints.keep", "give a number, not true"),
+    ({"restorePoints": {"enabled": "maybe"}}, "restorePoints.enabled", "valid boolean"),
+    ({"restorePoints": {"retain": 3}}, "restorePoints.retain", ""),
+])
+def test_wrong_restore_point_settings_name_the_key(overrides, key, hint):
+    with pytest.raises(Exception) as raised:
+        run_program("dev", overrides=overrides)
+    assert f"{key}" in str(raised.value) and hint in str(raised.value), str(raised.value)
