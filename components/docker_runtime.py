@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from dataclasses import replace
 from typing import Optional, Sequence
 
 import pulumi
@@ -70,6 +71,7 @@ class DockerRuntime(pulumi.ComponentResource):
         self.volumes: dict[str, docker.Volume] = {}
         self.images: dict[str, docker.RemoteImage] = {}
         self.containers: dict[str, docker.Container] = {}
+        self.run_once: dict[str, docker.Container] = {}
         self.register_outputs({})
 
     def plan(self, specs: Sequence[ServiceSpec]) -> None:
@@ -153,7 +155,12 @@ class DockerRuntime(pulumi.ComponentResource):
         wait_timeout_s: int = 600,
     ) -> docker.Container:
         """Starts `spec` as a container. Containers with a health check are created only once healthy,
-        so whatever depends on them starts after."""
+        so whatever depends on them starts after. A run-once spec is a container that runs to completion
+        while `pulumi up` waits (`attach`), and stays stopped; whatever depends on it is created only
+        once it exited 0. Its `prepare` step runs the same way before it, sharing its volumes."""
+        if spec.prepare is not None:
+            first = self.run(replace(spec.prepare, state=spec.state), depends_on, parent, wait_timeout_s)
+            depends_on = [*depends_on, first]
         image = self.image(spec.image)
         nets = sorted(self.networks_for(spec))
         if spec.name in DATA_SERVICES and spec.networks == frozenset({DATA_NET}):
@@ -188,7 +195,9 @@ class DockerRuntime(pulumi.ComponentResource):
             envs=envs,
             command=list(spec.command) if spec.command else None,
             entrypoints=list(spec.entrypoint) if spec.entrypoint else None,
-            restart="unless-stopped",
+            restart="no" if spec.run_once else "unless-stopped",
+            attach=True if spec.run_once else None,
+            must_run=False if spec.run_once else None,
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=self.network(net).name, aliases=[spec.name])
                 for net in nets
@@ -213,6 +222,10 @@ class DockerRuntime(pulumi.ComponentResource):
             labels=[
                 docker.ContainerLabelArgs(label=k, value=v)
                 for k, v in sorted({**self.labels, "dify.service": spec.name}.items())
+            ] + [
+                # Resolves only once the run-once container exited 0; otherwise `pulumi up` stops here.
+                docker.ContainerLabelArgs(label=f"dify.after.{name}", value=done.exit_code.apply(_succeeded(name)))
+                for name, done in self.run_once.items() if done in depends_on
             ],
             stop_timeout=spec.grace_period_s if spec.grace_period_s != 30 else None,
             log_driver="json-file",
@@ -224,4 +237,15 @@ class DockerRuntime(pulumi.ComponentResource):
             ),
         )
         self.containers[spec.name] = container
+        if spec.run_once:
+            self.run_once[spec.name] = container
         return container
+
+
+def _succeeded(name: str):
+    def check(code: Optional[int]) -> str:
+        if code != 0:
+            raise RuntimeError(f"the run-once container {name} exited with code {code}: read `docker logs` of it, "
+                               "fix the cause and run `pulumi up` again (nothing that depends on it was started)")
+        return "0"
+    return check

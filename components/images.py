@@ -17,6 +17,8 @@ NGINX_EXPORTER = "nginx/nginx-prometheus-exporter:1.5.3"
 NGINX_LOG_EXPORTER = "quay.io/martinhelmich/prometheus-nginxlog-exporter:v1.11.0"
 REDIS_EXPORTER = "oliver006/redis_exporter:v1.88.0"
 POSTGRES_EXPORTER = "prometheuscommunity/postgres-exporter:v0.20.1"
+# The AWS CLI v2 (uploads restore points to any S3 API).
+AWS_CLI = "amazon/aws-cli:2.27.9"
 
 DIFY_API = "langgenius/dify-api"
 DIFY_WEB = "langgenius/dify-web"

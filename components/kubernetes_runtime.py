@@ -26,6 +26,7 @@ Pulumi waits for each Deployment/StatefulSet to become ready and for each Job to
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional, Sequence
 
 import pulumi
@@ -225,11 +226,17 @@ class KubernetesRuntime(pulumi.ComponentResource):
                               mounts)
         self._harden(spec, profile, main, pod_volumes)
         constraints = pods.spread(selector, self.preset, replicas, rolling=not stateful)
+        if spec.prepare is not None:
+            # One pod, one contract: its policies let it reach what either step uses.
+            first = self._prepare(spec.prepare, size, mounts, pod_volumes, labels, owner)
+            spec = replace(spec, data=spec.data | spec.prepare.data)
         template = {
             "metadata": {"labels": {**self.labels, **selector, **component, **network.labels(spec)}},
             "spec": pods.pod_spec(spec, profile, main, pod_volumes, constraints),
         }
         template["spec"]["containers"] += [pods.sidecar(spec, s) for s in spec.sidecars]
+        if spec.prepare is not None:
+            template["spec"]["initContainers"] = [first]
         account = k8s.core.v1.ServiceAccount(
             f"{self.prefix}-{spec.name}-account",
             metadata=self._meta(spec.name, labels=labels, annotations=self.identities.get(spec.name)),
@@ -332,6 +339,22 @@ class KubernetesRuntime(pulumi.ComponentResource):
             main["command"] = list(profile.entrypoint)
         if spec.writes_image:
             main["securityContext"].pop("readOnlyRootFilesystem", None)
+
+    def _prepare(self, step: ServiceSpec, size, mounts: list[dict], pod_volumes: list[dict], labels: dict[str, str],
+                 owner: pulumi.Resource) -> dict:
+        """The step that runs before the main container, as an init container of the same pod: its own
+        Secret and image profile, the main container's mounts of the state it shares."""
+        secret = self._secret(f"{step.name}-env", dict(step.secret_env), labels, owner)
+        profile = profile_for(step.image)
+        shared = {m.volume for m in step.state}
+        init = pods.container(step, size, profile, pods.env(step, self._name_of(secret) if secret else None),
+                              [m for m in mounts if m["name"] in shared])
+        for index, path in enumerate(profile.writable):
+            pod_volumes.append({"name": f"{step.name}-writable-{index}", "emptyDir": {"sizeLimit": "2Gi"}})
+            init.setdefault("volumeMounts", []).append({"name": f"{step.name}-writable-{index}", "mountPath": path})
+        given = {e["name"] for e in init["env"]}
+        init["env"] += [{"name": k, "value": v} for k, v in profile.env if k not in given]
+        return init
 
     def _peer(self, service: str, seen_from: Optional[str] = None) -> dict:
         """A peer selecting `service`'s pods, from a policy in the namespace of level `seen_from`."""

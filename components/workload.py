@@ -155,6 +155,9 @@ class ServiceSpec:
     sidecars: tuple[Sidecar, ...] = ()
     # Metrics endpoints a Prometheus scrapes (from the Prometheus namespace only; see components.monitoring).
     scrape: tuple[Scrape, ...] = ()
+    # A run-once step that runs to completion before this one starts and shares its state mounts (a
+    # Kubernetes init container; a Docker container of its own). It names its own data services.
+    prepare: Optional["ServiceSpec"] = None
 
     @property
     def address(self) -> str:

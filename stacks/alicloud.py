@@ -43,6 +43,7 @@ from components.workload import OBJECT_STORE, POSTGRES, REDIS, VECTOR_STORE
 # Alibaba Cloud's own services inside a VPC (metadata, OSS internal endpoints, PrivateZone DNS).
 ALIBABA_SERVICES = "100.64.0.0/10"
 from stacks.loader import ConfigError
+from stacks import restore_points
 from stacks.settings_alicloud import LANDLOCK_IMAGE_TYPES, AlicloudSettings
 
 
@@ -221,12 +222,21 @@ def deploy(config: StackConfig) -> dict[str, object]:
         },
     )
 
+    if postgres is None and config.restore_points.enabled:
+        pulumi.log.warn("restorePoints.enabled: postgres.mode external takes no restore point before migrations; "
+                        "back up your server with its own tooling before changing dify.version")
+    points = restore_points.planned(config, name) if postgres is not None else []
+    backups = postgres.backups(points) if postgres is not None else []
+
     def data(runtime: KubernetesRuntime) -> DataServices:
-        workloads = []
+        workloads: list[pulumi.Resource] = []
         if postgres is not None:
-            # Dify's migration (and every service that uses data) waits for this Job.
+            # Dify's migration (and every service that uses data) waits for this Job, and for the
+            # backup of this release (the plugin daemon migrates its own database too).
             workloads.append(runtime.run(postgres.init_spec(config.registry.mirror), depends_on=postgres.ready,
                                          parent=postgres))
+            if config.restore_points.enabled:
+                workloads.append(backups[-1])
         return DataServices(endpoints, workloads, internal)  # type: ignore[arg-type]
 
     entry = ClbEntry(f"{name}-entry", ali, sizing, zones, opts=on_cloud)
@@ -259,6 +269,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
             "pluginNamespace": f"{registry.endpoint}/{ali.acr.plugin_namespace}",
             "mirrors": registry.mirrors,
         },
+        # The backup set of each restore point (`aliyun rds DescribeBackups --BackupId`), for a roll-back.
+        "restorePoints": [{**p.output(), "backupId": b.backup_id} for p, b in zip(points, backups)],
     }
     if alarms is not None:
         result["alarmContactGroup"] = alarms.group.alarm_contact_group_name

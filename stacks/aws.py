@@ -41,6 +41,7 @@ from stacks.kubernetes import deploy_on_cluster, user_destination, user_object_s
 from components.kubernetes.network import Destination, Isolation
 from components.workload import OBJECT_STORE, POSTGRES, REDIS, VECTOR_STORE
 from stacks.loader import ConfigError
+from stacks import restore_points
 from stacks.settings_aws import AwsSettings
 
 # IRSA role -> the workloads whose service accounts it trusts: the api's reads and writes the bucket,
@@ -271,11 +272,20 @@ def deploy(config: StackConfig) -> dict[str, object]:
                                                       description="Dify api, worker, websocket: the vector store")
         vectors.allow(roles["dify-api"])
 
+    if postgres is None and config.restore_points.enabled:
+        pulumi.log.warn("restorePoints.enabled: postgres.mode external takes no restore point before migrations; "
+                        "back up your server with its own tooling before changing dify.version")
+    points = restore_points.planned(config, name) if postgres is not None else []
+    snapshots = postgres.snapshots(points) if postgres is not None else []
+
     def data(runtime: KubernetesRuntime) -> DataServices:
         workloads: list[pulumi.Resource] = []
         if postgres is not None:
-            # Dify's migration (and every service that uses data) waits for this Job.
+            # Dify's migration (and every service that uses data) waits for this Job, and for the
+            # snapshot of this release (the plugin daemon migrates its own database too).
             workloads.append(runtime.run(postgres.init_spec(config.registry.mirror), parent=postgres))
+            if config.restore_points.enabled:
+                workloads.append(snapshots[-1])
         return DataServices(endpoints, workloads, internal)  # type: ignore[arg-type]
 
     zone = (aws.route53.get_zone(name=settings.hosted_zone, private_zone=False, opts=invoke)
@@ -312,6 +322,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
         "vectorStore": ({"kind": "opensearch", "domainName": vectors.domain.domain_name, "domainArn": vectors.arn,
                          "endpoint": vectors.host} if vectors is not None else {"kind": config.vector_store.kind}),
         "registry": {"host": registry.host, "repositories": registry.urls, "dockerHubMirror": registry.mirror},
+        **restore_points.outputs(points),
     }
     if monitoring is not None:
         result["alarmTopicArn"] = monitoring.topic.arn

@@ -9,6 +9,7 @@ import pulumi
 
 from urllib.parse import urlsplit
 
+from components.dump_restore_point import DumpRestorePoint, restore_point_spec
 from components.endpoints import DataEndpoints, ObjectStoreEndpoint, VectorStoreEndpoint
 from components.object_store import SelfHostedObjectStore, external_object_store
 from components.postgres import MAX_CONNECTIONS, SelfHostedPostgres, external_postgres
@@ -17,6 +18,7 @@ from components.redis import SelfHostedRedis, external_redis
 from components.runtime import Runtime
 from stacks import budget, data_mode
 from stacks.config import StackConfig
+from stacks.loader import ConfigError
 from stacks.settings_ops import VectorStoreSettings
 
 
@@ -50,6 +52,7 @@ def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime) ->
         exported = data_mode.guarded_modes(config)
         guard = [runtime.marker(data_mode.MARKER, exported)]  # type: ignore[attr-defined]
     ha = {service for service, mode in modes.items() if mode == "ha"}
+    deployed: dict[str, pulumi.Resource] = {}
     for service, (settings_of, self_hosted, external) in BACKENDS.items():
         settings = settings_of(config)
         if service in ha:
@@ -57,6 +60,7 @@ def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime) ->
         if settings.mode == "self-hosted":
             component = self_hosted(f"{name}-{service}", settings, runtime, config.registry.mirror, depends_on=guard)
             workloads.append(component.workload)
+            deployed[service] = component.workload
             internal[service] = component.spec.address
             endpoints[service] = component.endpoint
         else:
@@ -65,12 +69,28 @@ def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime) ->
         postgres = HighlyAvailablePostgres(f"{name}-postgres", ha_postgres_args(config, endpoints["object-store"]),
                                            runtime, depends_on=guard)  # type: ignore[arg-type]
         workloads += postgres.workloads
+        deployed["postgres"] = postgres
         internal["postgres"] = postgres.address
         endpoints["postgres"] = postgres.endpoint
-    return DataServices(
-        DataEndpoints(endpoints["postgres"], endpoints["redis"], endpoints["object-store"],
-                      external_vector_store(config.vector_store)), workloads, internal, exported,
-    )
+    data = DataEndpoints(endpoints["postgres"], endpoints["redis"], endpoints["object-store"],
+                         external_vector_store(config.vector_store))
+    if config.restore_points.enabled and config.postgres.mode == "external":
+        pulumi.log.warn("restorePoints.enabled: postgres.mode external takes no restore point before migrations; "
+                        "back up your server with its own tooling before changing dify.version")
+    if config.restore_points.enabled and config.postgres.mode == "self-hosted":
+        # Every service that uses data (the migration, the api that migrates on Docker, the plugin
+        # daemon that migrates its own database) starts after this release's restore point.
+        if data.object_store.use_workload_identity:
+            raise ConfigError(f"{pulumi.get_project()}:restorePoints.enabled: the restore point of a self-hosted "
+                              "PostgreSQL is uploaded with the object store's keys, and objectStorage."
+                              "useWorkloadIdentity gives none; set objectStorage.accessKey and secretKey, or "
+                              "`pulumi config set --path restorePoints.enabled false`")
+        spec = restore_point_spec(data.postgres, data.object_store, config.dify.version, config.restore_points.keep,
+                                  config.registry.mirror)
+        point = DumpRestorePoint(f"{name}-restore-point", spec, runtime,
+                                 after=[deployed[s] for s in ("postgres", "object-store") if s in deployed])
+        workloads.append(point.workload)
+    return DataServices(data, workloads, internal, exported)
 
 
 def ha_postgres_args(config: StackConfig, object_store: ObjectStoreEndpoint) -> HaPostgresArgs:

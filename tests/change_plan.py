@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
+from components.restore_points import OUTPUT as RESTORE_POINTS
 from tools.mocks import Declared, Run, run_program
 
 ALL = ("",)
@@ -57,6 +58,8 @@ IMMUTABLE: dict[str, tuple[str, ...]] = {
     "kubernetes:postgresql.cnpg.io/v1:Cluster": ("metadata.name", "metadata.namespace"),
     "kubernetes:postgresql.cnpg.io/v1:Database": ("metadata.name", "metadata.namespace", "spec.cluster", "spec.name"),
     "kubernetes:postgresql.cnpg.io/v1:Pooler": ("metadata.name", "metadata.namespace", "spec.cluster"),
+    "aws:rds/snapshot:Snapshot": ALL,
+    "alicloud:rds/rdsBackup:RdsBackup": ALL,
 }
 # Types whose replacement or deletion would lose data (or the credential that opens it).
 STATEFUL = {
@@ -70,6 +73,7 @@ STATEFUL = {
     "alicloud:ots/instance:Instance",
     # Deleting a Cluster deletes its volume claims (they are owned by it).
     "kubernetes:postgresql.cnpg.io/v1:Cluster",
+    "aws:rds/snapshot:Snapshot", "alicloud:rds/rdsBackup:RdsBackup",
 }
 DATA_SERVICES = ("postgres", "redis", "object-store")
 # Generated tokens of the agent's services that hold nothing: when the agent is turned off they go with
@@ -132,11 +136,14 @@ def names(steps: Iterable[tuple[str, str, Any]]) -> set[str]:
 
 
 @lru_cache(maxsize=None)
-def _cached(stack: str, overrides: str) -> Run:
-    return run_program(stack, overrides=json.loads(overrides))
+def _cached(stack: str, overrides: str, kept: str) -> Run:
+    previous = {RESTORE_POINTS: json.loads(kept)} if kept else None
+    return run_program(stack, overrides=json.loads(overrides), previous_outputs=previous)
 
 
-def cached_run(stack: str, overrides: dict[str, Any]) -> Run:
-    """One run per (stack, overrides) for the whole test session: the runs are deterministic, and tests
-    only read them."""
-    return _cached(stack, json.dumps(overrides, sort_keys=True))
+def cached_run(stack: str, overrides: dict[str, Any], after: Optional[Run] = None) -> Run:
+    """One run per (stack, overrides, previous run) for the whole test session: the runs are
+    deterministic, and tests only read them. `after`: the run before this one on the same stack, whose
+    outputs (the restore points it kept) this run reads."""
+    kept = after.outputs.get(RESTORE_POINTS) if after is not None else None
+    return _cached(stack, json.dumps(overrides, sort_keys=True), json.dumps(kept) if kept is not None else "")

@@ -20,12 +20,22 @@ TOOLS = {
     "test_routing.py": ("nginx", "squid", "openssl"),
     "test_health_checks.py": ("curl", "node"),
     "test_config_properties.py": ("nginx",),
+    "test_restore_point_roundtrip.py": ("initdb", "pg_ctl", "pg_dump", "pg_restore", "psql", "runuser"),
 }
-INSTALL = "sudo apt-get install -y nginx-light squid curl nodejs openssl"
+INSTALL = "sudo apt-get install -y nginx-light squid curl nodejs openssl postgresql"
+
+
+def tool_path(tool: str) -> str:
+    """Where a tool is: on PATH, in /usr/sbin, or (Debian's server binaries) /usr/lib/postgresql/<major>/bin."""
+    found = shutil.which(tool) or next((str(p) for p in [Path("/usr/sbin", tool)] if p.exists()), None)
+    if found is None:
+        versions = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{tool}"), key=lambda p: int(p.parts[-3]))
+        found = str(versions[-1]) if versions else None
+    return found or tool
 
 
 def _found(tool: str) -> bool:
-    return shutil.which(tool) is not None or Path("/usr/sbin", tool).exists()
+    return tool_path(tool) != tool or shutil.which(tool) is not None
 
 
 def _missing(item: pytest.Item) -> list[str]:

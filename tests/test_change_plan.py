@@ -12,7 +12,11 @@ SELF_HOSTED_PRODUCTION = {"kubernetes": {"namespace": "dify", "allowSelfHostedDa
 
 
 def _runs(stack, *variants):
-    return [cached_run(stack, overrides) for overrides in variants]
+    """One run per variant, each a later `pulumi up` of the same stack than the one before."""
+    runs = []
+    for overrides in variants:
+        runs.append(cached_run(stack, overrides, after=runs[-1] if runs else None))
+    return runs
 
 
 @pytest.mark.parametrize("stack", ("dev",) + CLUSTER_STACKS)

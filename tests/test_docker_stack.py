@@ -12,6 +12,8 @@ DIFY = ["api", "worker", "beat", "web", "sandbox", "plugin-daemon", "ssrf-proxy"
 LTS = {"dify": {"version": "1.13.3"}}
 LTS_DIFY = DIFY[:8]
 DATA = ["postgres", "redis", "object-store"]
+# The restore point before the migration: the dump, then its upload (containers that run to completion).
+RESTORE_POINT = ["restore-point-dump", "restore-point"]
 PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
 PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEfake\n-----END PRIVATE KEY-----\n"
 
@@ -31,12 +33,12 @@ def networks_of(run, service):
 
 def test_all_services_run_as_containers(dev):
     names = {c.name for c in dev.of_type(CONTAINER)}
-    assert names == {f"dify-dev-{s}" for s in DIFY + DATA}
+    assert names == {f"dify-dev-{s}" for s in DIFY + DATA + RESTORE_POINT}
 
 
 def test_the_lts_release_has_neither_agent_nor_collaboration_services():
     run = run_program("dev", overrides=LTS)
-    assert {c.name for c in run.of_type(CONTAINER)} == {f"dify-dev-{s}" for s in LTS_DIFY + DATA}
+    assert {c.name for c in run.of_type(CONTAINER)} == {f"dify-dev-{s}" for s in LTS_DIFY + DATA + RESTORE_POINT}
     assert not [n for n in run.of_type(NETWORK) if "agent" in n.inputs["name"] or "websocket" in n.inputs["name"]]
     assert run.outputs["difyVersion"] == "1.13.3"
 
@@ -80,7 +82,7 @@ def test_state_lives_in_named_volumes(dev):
     volumes = {v.inputs["name"] for v in dev.of_type(VOLUME)}
     assert volumes == {
         "dify-dev-postgres-data", "dify-dev-redis-data", "dify-dev-object-store-data",
-        "dify-dev-plugin-daemon-storage", "dify-dev-sandbox-dependencies",
+        "dify-dev-plugin-daemon-storage", "dify-dev-sandbox-dependencies", "dify-dev-restore-point-files",
     }
     assert set(dev.outputs["stateVolumes"]) == volumes
     mounts = {s: [(m["source"], m["target"]) for m in container(dev, s).plain.get("mounts", [])]
@@ -94,7 +96,8 @@ def test_state_lives_in_named_volumes(dev):
 
 def test_restart_policies_and_health_checks(dev):
     for c in dev.of_type(CONTAINER):
-        assert c.inputs["restart"] == "unless-stopped"
+        run_once = c.name.removeprefix("dify-dev-") in RESTORE_POINT
+        assert c.inputs["restart"] == ("no" if run_once else "unless-stopped"), c.name
     for service in ["api", "web", "sandbox", "plugin-daemon", "ssrf-proxy", "nginx"] + DATA:
         c = container(dev, service)
         assert c.inputs["healthcheck"]["tests"][0] in ("CMD", "CMD-SHELL"), service
@@ -155,8 +158,8 @@ def test_only_nginx_publishes_ports(dev):
 def test_images_are_pulled_by_pinned_tag_and_kept(dev):
     images = dev.of_type("docker:index/remoteImage:RemoteImage")
     # api (api, worker, beat, websocket), web, sandbox, plugin daemon, agent backend, local sandbox,
-    # squid, nginx, postgres, redis, the object store.
-    assert len(images) == 11
+    # squid, nginx, postgres (also the restore point's dump), redis, the object store, the AWS CLI.
+    assert len(images) == 12
     for image in images:
         assert image.inputs["keepLocally"] is True
         assert not image.inputs["name"].endswith(":latest")
@@ -228,4 +231,4 @@ def test_volumes_survive_destroy_unless_asked(dev):
 
 def test_preview_with_unknown_values_declares_the_same_containers():
     run = run_program("dev", preview=True)
-    assert {c.name for c in run.of_type(CONTAINER)} == {f"dify-dev-{s}" for s in DIFY + DATA}
+    assert {c.name for c in run.of_type(CONTAINER)} == {f"dify-dev-{s}" for s in DIFY + DATA + RESTORE_POINT}

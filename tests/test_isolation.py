@@ -34,13 +34,15 @@ CALLS: dict[str, set[tuple[str, int]]] = {
     "migrate": set(),
     "plugin-migrate": set(),
     "db-init": set(),
+    "restore-point": set(),
     "postgres": set(), "redis": set(), "object-store": set(),
 }
 INTERNET = {"api", "worker", "plugin-daemon", "agent-backend", "ssrf-proxy", "agent-ssrf-proxy"}
 DATA_USERS = {
-    "postgres": {"api", "worker", "beat", "plugin-daemon", "api-websocket", "migrate", "plugin-migrate", "db-init"},
+    "postgres": {"api", "worker", "beat", "plugin-daemon", "api-websocket", "migrate", "plugin-migrate", "db-init",
+                 "restore-point"},
     "redis": {"api", "worker", "beat", "plugin-daemon", "api-websocket", "agent-backend", "migrate"},
-    "object-store": {"api", "worker", "beat", "plugin-daemon", "api-websocket", "migrate"},
+    "object-store": {"api", "worker", "beat", "plugin-daemon", "api-websocket", "migrate", "restore-point"},
     # A vector store outside PostgreSQL: the api's retrieval and the worker's indexing only.
     "vector-store": {"api", "worker"},
 }
@@ -236,7 +238,7 @@ def test_irsa_workloads_reach_public_addresses_on_443_only_on_aws():
         for name in ("beat", "migrate", "api-websocket"):
             assert cluster.allows(pods[name], Address(PUBLIC), 443) == expected, (stack, name)
             assert not cluster.allows(pods[name], Address(PUBLIC), 80), (stack, name)
-        for name in ("web", "nginx", "sandbox", "local-sandbox", "plugin-migrate", "db-init"):
+        for name in ("web", "nginx", "sandbox", "local-sandbox", "plugin-migrate", "db-init", "restore-point"):
             if name in pods:
                 assert not cluster.allows(pods[name], Address(PUBLIC), 443), (stack, name)
 

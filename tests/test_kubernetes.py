@@ -689,7 +689,7 @@ def test_the_lts_release_renders_without_the_newer_services():
     run = run_program("k8s", overrides={"dify": {"version": LTS_VERSION}})
     names = {m["metadata"]["name"] for m in of_kind(run, "Deployment")}
     assert names == {"api", "worker", "beat", "web", "sandbox", "plugin-daemon", "ssrf-proxy", "nginx"}
-    assert {workload_name(m) for m in of_kind(run, "Job")} == {"migrate"}
+    assert {workload_name(m) for m in of_kind(run, "Job")} == {"migrate", "restore-point"}
     daemon = named(run, "Deployment", "plugin-daemon")
     assert "args" not in containers(daemon)[0], "daemon 0.5.3 migrates inside its server"
 

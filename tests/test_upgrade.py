@@ -35,7 +35,8 @@ def _is_stateful(resource) -> bool:
 @pytest.fixture(scope="module", params=STACKS)
 def upgrade(request):
     stack = request.param
-    return stack, cached_run(stack, {"dify": {"version": LTS_VERSION}}), cached_run(stack, {})
+    old = cached_run(stack, {"dify": {"version": LTS_VERSION}})
+    return stack, old, cached_run(stack, {}, after=old)
 
 
 def test_the_example_stacks_default_to_the_newest_release(upgrade):
@@ -77,3 +78,25 @@ def test_the_new_release_adds_its_services(upgrade):
 
     assert services(new) - services(old) == {"api-websocket", "agent-backend", "local-sandbox", "agent-ssrf-proxy"}
     assert services(old) <= services(new)
+
+
+# What takes the restore point before the new release migrates, per stack: (type, logical name).
+RESTORE_POINTS = {
+    "dev": ("docker:index/container:Container", "dify-dev-restore-point"),
+    "k8s": ("kubernetes:batch/v1:Job", "dify-k8s-restore-point"),
+    "prod": ("aws:rds/snapshot:Snapshot", f"dify-prod-postgres-before-{DEFAULT_VERSION}-2"),
+    "alicloud": ("alicloud:rds/rdsBackup:RdsBackup", f"dify-alicloud-postgres-before-{DEFAULT_VERSION}-2"),
+}
+
+
+def test_the_upgrade_takes_a_restore_point_before_anything_migrates(upgrade):
+    stack, old, new = upgrade
+    typ, name = RESTORE_POINTS[stack]
+    point = new.named(typ, name)
+    before = {_key(r): r for r in old.resources}
+    # A new one (the snapshot, the backup set), or the dump run again (a replaced Job or container).
+    assert _key(point) not in before or before[_key(point)].plain != point.plain
+    migrating = ([new.named("docker:index/container:Container", "dify-dev-api")] if stack == "dev" else
+                 [new.named("kubernetes:batch/v1:Job", f"dify-{stack}-{j}") for j in ("migrate", "plugin-migrate")])
+    for resource in migrating:
+        assert point.urn in resource.dependency_urns, (stack, resource.name)

@@ -8,6 +8,10 @@
   application account that owns both (DBOwner), and a privileged account used only by a one-off
   Kubernetes Job that runs inside the VPC and creates the `vector` extension: CREATE EXTENSION
   needs a privileged account on RDS, and the database is not reachable from outside the VPC.
+- Restore points (components.restore_points): a full physical backup set per kept point; Dify's
+  migration waits for the newest. Backup sets of cloud-disk instances cannot be deleted by API
+  (`store_status` Disabled): a point that falls off the kept list leaves the state only
+  (`remove_from_state`) and expires with the instance's backup retention.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from components.alicloud.common import cloud_name, complex_password, stateful, t
 from components.alicloud.network import AlicloudNetwork
 from components.endpoints import PostgresEndpoint
 from components.postgres import database_init_spec
+from components.restore_points import RestorePoint
 from components.workload import ServiceSpec
 from stacks.config import PostgresSettings
 from stacks.settings_alicloud import RdsSettings, Sizing
@@ -50,6 +55,7 @@ class ManagedPostgres(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("dify:alicloud:ManagedPostgres", name, None, opts)
         self.settings = settings
+        self._name = name
         ha = sizing.rds_category == "HighAvailability"
         zone_a, zone_b = network.zones
         vswitches = (pulumi.Output.all(*network.vswitch_ids).apply(lambda ids: ",".join(ids[:2])) if ha
@@ -113,6 +119,21 @@ class ManagedPostgres(pulumi.ComponentResource):
             pgvector=True, ssl_mode=settings.ssl_mode,
         )
         self.register_outputs({"host": self.host, "instanceId": self.instance.id})
+
+    def backups(self, points: Sequence[RestorePoint]) -> list[alicloud.rds.RdsBackup]:
+        """A full backup set per restore point, taken once the databases and accounts exist."""
+        return [
+            alicloud.rds.RdsBackup(
+                f"{self._name}-before-{point.release}-{point.ordinal}",
+                db_instance_id=self.instance.id,
+                backup_method="Physical",
+                backup_type="FullBackup",
+                remove_from_state=True,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=self.ready,
+                                            custom_timeouts=pulumi.CustomTimeouts(create="2h")),
+            )
+            for point in points
+        ]
 
     def init_spec(self, mirror: Optional[str]) -> ServiceSpec:
         return database_init_spec(

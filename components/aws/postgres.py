@@ -9,6 +9,10 @@
 - RDS creates one database (`dify`) owned by the master user. A one-off Kubernetes Job, run inside
   the VPC (the deploy machine cannot reach private subnets), creates `dify_plugin` and the `vector`
   extension, and proves both before Dify migrates.
+- Restore points (components.restore_points): a manual DB snapshot per kept point, named after the
+  stack, the release and the upgrade; Dify's migration waits for the newest. Manual snapshots outlive
+  the automated backup window and the instance; the program deletes one only when it falls off the
+  kept list (or on `pulumi destroy`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import pulumi_random as random
 
 from components.endpoints import PostgresEndpoint
 from components.postgres import database_init_spec
+from components.restore_points import RestorePoint
 from components.workload import ServiceSpec
 from stacks.config import PostgresSettings
 
@@ -64,6 +69,7 @@ class RdsPostgres(pulumi.ComponentResource):
     ) -> None:
         super().__init__("dify:aws:RdsPostgres", name, None, opts)
         self.settings = settings
+        self._name = name
         child = pulumi.ResourceOptions(parent=self)
         stateful = pulumi.ResourceOptions(parent=self, protect=production)
 
@@ -114,6 +120,19 @@ class RdsPostgres(pulumi.ComponentResource):
             pgvector=True, ssl_mode="require",
         )
         self.register_outputs({"host": self.host, "identifier": self.instance.identifier})
+
+    def snapshots(self, points: Sequence[RestorePoint]) -> list[aws.rds.Snapshot]:
+        """A snapshot per restore point (a new one waits for the instance to be available)."""
+        return [
+            aws.rds.Snapshot(
+                f"{self._name}-before-{point.release}-{point.ordinal}",
+                db_instance_identifier=self.instance.identifier,
+                db_snapshot_identifier=point.name,
+                tags={"dify-release": point.release, "dify-restore-point": str(point.ordinal)},
+                opts=pulumi.ResourceOptions(parent=self, custom_timeouts=pulumi.CustomTimeouts(create="2h")),
+            )
+            for point in points
+        ]
 
     def init_spec(self, mirror: Optional[str]) -> ServiceSpec:
         return database_init_spec(

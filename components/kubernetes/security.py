@@ -103,6 +103,10 @@ PROFILES: dict[str, Profile] = {
     images.NGINX_LOG_EXPORTER: Profile(65532, 65532, read_only=True, why="a static binary as an unprivileged user"),
     images.REDIS_EXPORTER: Profile(59000, 59000, read_only=True, why="runs as its image's user 59000"),
     images.POSTGRES_EXPORTER: Profile(65534, 65534, read_only=True, why="runs as nobody (65534)"),
+    # The AWS CLI runs as any user with a writable HOME; the restore point's dump step before it runs as
+    # postgres (999), so both share the pod's user.
+    images.AWS_CLI: Profile(999, 999, read_only=True, writable=("/tmp",), env=(("HOME", "/tmp"),),
+                            why="any user; HOME in /tmp"),
 }
 
 DEFAULT = Profile(why="unknown image: no capabilities")

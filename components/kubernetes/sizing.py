@@ -113,7 +113,7 @@ _PRODUCTION_RESOURCES = {
     "agent-ssrf-proxy": _r("100m", "128Mi", "1", "512Mi"),
 }
 
-_SCRATCH = {"sandbox-dependencies": "1Gi", "plugin-daemon-storage": "10Gi"}
+_SCRATCH = {"sandbox-dependencies": "1Gi", "plugin-daemon-storage": "10Gi", "restore-point-files": "20Gi"}
 
 
 def _sized(resources: dict[str, Resources], replicas: dict[str, tuple[int, Optional[int]]]) -> dict[str, WorkloadSize]:

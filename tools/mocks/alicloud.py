@@ -74,6 +74,9 @@ def state(typ: str, name: str, inputs: dict[str, Any]) -> Optional[dict[str, Any
                 "status": "Running"}
     if typ == "alicloud:ots/instance:Instance":
         return {"name": inputs.get("name")}
+    if typ == "alicloud:rds/rdsBackup:RdsBackup":
+        # What the provider reads back once the backup job finished: cloud-disk backups cannot be deleted.
+        return {"backupId": f"{int(hashlib.sha1(name.encode()).hexdigest()[:8], 16)}", "storeStatus": "Disabled"}
     if typ == "alicloud:kvstore/instance:Instance":
         return {"connectionDomain": f"r-bp1{suffix[:13]}.redis.rds.aliyuncs.com", "port": 6379, "status": "Normal"}
     if typ == "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer":

@@ -57,6 +57,8 @@ class Run:
     # Every secret string the mocks handed to the program: generated passwords and the values a
     # cloud mock returns as secrets (access keys, kubeconfigs).
     secrets: set[str] = field(default_factory=set)
+    # The stacks whose outputs the program read (its own, for the restore points it keeps).
+    stack_reads: list[str] = field(default_factory=list)
 
     def of_type(self, typ: str) -> list[Declared]:
         return [r for r in self.resources if r.typ == typ]
@@ -110,10 +112,14 @@ CLOUD_MOCKS = (mocks_aws, mocks_alicloud)
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self, run: Run, previous_outputs: Optional[dict[str, Any]] = None) -> None:
+    def __init__(self, run: Run, previous_outputs: Optional[dict[str, Any]] = None,
+                 exit_codes: Optional[dict[str, int]] = None) -> None:
         self.run = run
+        # Exit codes of the run-once (attached) containers, by name; 0 for the others.
+        self.exit_codes = exit_codes or {}
         self.links: dict[tuple[str, str], _Link] = {}
-        # The outputs of the stack's last update, as a StackReference to the stack itself reads them.
+        # The stack's outputs as its last update left them, as a StackReference to the stack itself (or the
+        # engine's readStackOutputs) reads them; empty: the stack was never deployed.
         self.previous_outputs = dict(previous_outputs or {})
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
@@ -146,6 +152,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             answer = module.state(args.typ, args.name, dict(args.inputs)) or {}
             self.run.secrets |= secret_scalars(answer)
             state.update(answer)
+        if args.typ == "docker:index/container:Container" and args.inputs.get("attach"):
+            # The provider waited for it to stop, and reads its exit code.
+            state["exitCode"] = self.exit_codes.get(args.name, 0)
         if args.typ == "docker:index/remoteImage:RemoteImage":
             digest = hashlib.sha256(args.inputs["name"].encode()).hexdigest()
             state["imageId"] = f"sha256:{digest}"
@@ -153,6 +162,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token == "pulumi:pulumi:readStackOutputs":
+            self.run.stack_reads.append(args.args["name"])
+            return {"name": args.args["name"], "outputs": self.previous_outputs, "secretOutputNames": []}
         for module in CLOUD_MOCKS:
             answer = module.call(args.token, dict(args.args))
             if answer is not None:
@@ -205,11 +217,13 @@ def run_program(
     preview: bool = False,
     run: Optional[Run] = None,
     previous_outputs: Optional[dict[str, Any]] = None,
+    exit_codes: Optional[dict[str, int]] = None,
 ) -> Run:
     """Runs __main__.py for Pulumi.<stack>.yaml with `overrides` (short keys) applied on top.
 
     Keys in `secret_keys` are passed as secrets, as `pulumi config set --secret` would.
-    `previous_outputs`: the stack's outputs from its last update (what a StackReference to it reads).
+    `previous_outputs`: the stack's outputs from its last update (what a later run of the same stack reads);
+    `exit_codes`: what run-once Docker containers exit with, by logical name (default 0).
     """
     config, _ = stack_config(stack)
     for key, value in (overrides or {}).items():
@@ -225,7 +239,7 @@ def run_program(
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        mocks = RecordingMocks(run, previous_outputs)
+        mocks = RecordingMocks(run, previous_outputs, exit_codes)
         pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=RecordingMonitor(mocks))
         pulumi.runtime.set_all_config(wire, secrets)
 
