@@ -209,7 +209,7 @@ def _pods(run):
 
 def test_dify_reaches_the_pooler_and_only_the_pooler_reaches_the_instances():
     cluster, pods = _pods(ha())
-    users = {"api", "worker", "beat", "plugin-daemon", "api-websocket", "migrate", "plugin-migrate"}
+    users = {"api", "worker", "beat", "plugin-daemon", "api-websocket", "migrate", "plugin-migrate", "restore-point"}
     for name in pods:
         if name in ("pooler", "instance", "replica", "operator", "stranger"):
             continue
