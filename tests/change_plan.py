@@ -50,6 +50,8 @@ IMMUTABLE: dict[str, tuple[str, ...]] = {
     "kubernetes:postgresql.cnpg.io/v1:Cluster": ("metadata.name", "metadata.namespace"),
     "kubernetes:postgresql.cnpg.io/v1:Database": ("metadata.name", "metadata.namespace", "spec.cluster", "spec.name"),
     "kubernetes:postgresql.cnpg.io/v1:Pooler": ("metadata.name", "metadata.namespace", "spec.cluster"),
+    "kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisReplication": ("metadata.name", "metadata.namespace"),
+    "kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisSentinel": ("metadata.name", "metadata.namespace"),
 }
 # Types whose replacement or deletion would lose data (or the credential that opens it).
 STATEFUL = {
@@ -61,6 +63,8 @@ STATEFUL = {
     "alicloud:kvstore/instance:Instance", "alicloud:oss/bucket:Bucket",
     # Deleting a Cluster deletes its volume claims (they are owned by it).
     "kubernetes:postgresql.cnpg.io/v1:Cluster",
+    # The operator's StatefulSet (and, without storage.keepAfterDelete, its claims) go with it.
+    "kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisReplication",
 }
 DATA_SERVICES = ("postgres", "redis", "object-store")
 # Generated tokens of the agent's services that hold nothing: when the agent is turned off they go with
