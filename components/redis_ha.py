@@ -174,7 +174,9 @@ class HighlyAvailableRedis(pulumi.ComponentResource):
         self.replication = k8s.apiextensions.CustomResource(
             f"{name}-replication",
             api_version=API, kind="RedisReplication",
-            metadata=meta(REPLICATION, labels={**runtime.labels, **data_labels}),
+            # Ready once the operator has found (or made) the master and recorded it.
+            metadata=meta(REPLICATION, labels={**runtime.labels, **data_labels},
+                          annotations={"pulumi.com/waitFor": "jsonpath={.status.masterNode}"}),
             spec=replication_spec(args, runtime.storage_class),
             opts=stateful,
         )

@@ -433,6 +433,8 @@ def test_redis_data_persists_on_volumes_sized_by_the_preset_and_is_protected_in_
     dev = ha().named(f"{OPSTREE}:RedisReplication", "dify-k8s-redis-replication")
     assert production.options["protect"] is True and dev.options["protect"] is False
     assert dev.options["retainOnDelete"] is True
+    annotations = opstree(ha(), "RedisReplication")["metadata"]["annotations"]
+    assert annotations["pulumi.com/waitFor"] == "jsonpath={.status.masterNode}"
 
 
 def test_the_sentinels_watch_the_replication_with_a_majority_quorum_and_auth():
