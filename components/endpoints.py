@@ -34,6 +34,17 @@ class RedisEndpoint:
     db: int = 0
     broker_db: int = 1
     agent_db: int = 2
+    # Redis Sentinel: the sentinels' host names, the master group they watch and their password. Set,
+    # Sentinel-aware clients ask them for the master; `host` is then an address that follows the
+    # master (for the clients that cannot ask).
+    sentinels: tuple[str, ...] = ()
+    sentinel_port: int = 26379
+    master_name: Optional[str] = None
+    sentinel_password: Optional[pulumi.Output[str]] = None
+
+    def __post_init__(self) -> None:
+        if self.sentinels and not self.master_name:
+            raise ValueError("a Redis behind Sentinel needs the master group's name")
 
 
 @dataclass(frozen=True)

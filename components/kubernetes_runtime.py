@@ -82,6 +82,8 @@ class KubernetesRuntime(pulumi.ComponentResource):
         self.isolation = isolation or network.Isolation()
         # Data services running as workloads here, by port (the others are reached at isolation.external).
         self.data_ports: dict[str, int] = {}
+        # Further workloads of a data service its clients reach, by port (e.g. Redis's sentinels).
+        self.data_companions: dict[str, dict[str, int]] = {}
         # Every workload runs as its own service account (named after it, no token mounted); a target binds
         # some to cloud identities with these annotations (workload -> annotations, e.g. IRSA's role ARN).
         self.identities = {w: dict(a) for w, a in (identities or {}).items()}
@@ -381,7 +383,8 @@ class KubernetesRuntime(pulumi.ComponentResource):
     def _isolate(self, spec: ServiceSpec, selector: dict[str, str], owner: pulumi.Resource) -> None:
         """The spec's own egress, and on each workload it calls an ingress rule for it on those ports."""
         egress = network.egress_policy(spec, selector, self._peer, self.isolation, self.data_ports,
-                                       cloud_identity=spec.name in self.identities)
+                                       cloud_identity=spec.name in self.identities,
+                                       companions=self.data_companions)
         if egress is not None:
             self._policy(f"{spec.name}-egress", egress, owner)
         ports: dict[str, list[int]] = {}
@@ -390,6 +393,8 @@ class KubernetesRuntime(pulumi.ComponentResource):
         for data in spec.data:
             if data in self.data_ports:
                 ports.setdefault(data, []).append(self.data_ports[data])
+                for companion, port in self.data_companions.get(data, {}).items():
+                    ports.setdefault(companion, []).append(port)
         for callee, numbers in sorted(ports.items()):
             level = self.placement.get(callee, RESTRICTED)
             self._policy(f"from-{spec.name}-to-{callee}",

@@ -731,7 +731,7 @@ class StackConfig(Strict):
                 + ". Remove selfHosted.highAvailability")))
         if self.target in CLUSTER_TARGETS and self.size == "production":
             # The services selfHosted.highAvailability replicates survive a node or zone loss.
-            replicated = ("postgres",) if self.self_hosted.high_availability else ()
+            replicated = ("postgres", "redis") if self.self_hosted.high_availability else ()
             self_hosted = [section for section, settings in
                            (("postgres", self.postgres), ("redis", self.redis), ("objectStorage", self.object_storage))
                            if settings.mode == "self-hosted" and section not in replicated]
@@ -741,7 +741,8 @@ class StackConfig(Strict):
                     f"{self_hosted[0]}.mode",
                     f"{keys}: self-hosted data services run as single pods, for dev and small installs; "
                     "size production needs managed or external ones"
-                    + (", or selfHosted.highAvailability true for PostgreSQL" if "postgres" in self_hosted else "")
+                    + (", or selfHosted.highAvailability true for PostgreSQL and Redis"
+                       if {"postgres", "redis"} & set(self_hosted) else "")
                     + ". To run them anyway set kubernetes.allowSelfHostedDataInProduction true"
                 ))
         if (self.target in CLUSTER_TARGETS and self.kubernetes.entry == "ingress"

@@ -15,6 +15,7 @@ from components.object_store import SelfHostedObjectStore, external_object_store
 from components.postgres import MAX_CONNECTIONS, SelfHostedPostgres, external_postgres
 from components.postgres_ha import HaPostgresArgs, HighlyAvailablePostgres
 from components.redis import SelfHostedRedis, external_redis
+from components.redis_ha import HaRedisArgs, HighlyAvailableRedis
 from components.runtime import Runtime
 from stacks import budget, data_mode
 from stacks.config import StackConfig
@@ -72,6 +73,12 @@ def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime) ->
         deployed["postgres"] = postgres
         internal["postgres"] = postgres.address
         endpoints["postgres"] = postgres.endpoint
+    if "redis" in ha:
+        redis = HighlyAvailableRedis(f"{name}-redis", ha_redis_args(config), runtime,  # type: ignore[arg-type]
+                                     depends_on=guard)
+        workloads += redis.workloads
+        internal["redis"] = redis.address
+        endpoints["redis"] = redis.endpoint
     data = DataEndpoints(endpoints["postgres"], endpoints["redis"], endpoints["object-store"],
                          external_vector_store(config.vector_store))
     if config.restore_points.enabled and config.postgres.mode == "external":
@@ -129,6 +136,22 @@ def external_vector_store(settings: VectorStoreSettings) -> Optional[VectorStore
                                    **common)
     return VectorStoreEndpoint(settings.engine, url=settings.url.rstrip("/"), database=settings.database,
                                grpc_endpoint=settings.grpc_endpoint, **common)
+
+
+def ha_redis_args(config: StackConfig) -> HaRedisArgs:
+    from components.kubernetes.sizing import preset
+
+    ha, redis = config.self_hosted, config.redis
+    sizes = preset(config.size)
+    return HaRedisArgs(
+        db=redis.db, broker_db=redis.broker_db, agent_db=redis.agent_db,
+        instances=ha.redis_instances, sentinels=ha.redis_sentinels,
+        storage=sizes.volume("redis-data"), resources=sizes.of("redis").resources.manifest(),
+        require_zones=sizes.spread == "zones",
+        install_operator=ha.install_operators, operator_namespace=ha.redis_operator_namespace,
+        chart_version=ha.redis_operator_chart_version,
+        protect=config.size == "production", retain_on_delete=config.kubernetes.keep_data_on_destroy,
+    )
 
 
 def self_hosted_problems(config: StackConfig, target: str) -> list[str]:

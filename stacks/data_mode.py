@@ -21,7 +21,7 @@ from stacks.rules import KeyedError
 OUTPUT = "selfHostedData"
 MARKER = "data-modes"
 # The services `selfHosted.highAvailability` moves to a replicated engine.
-HA_SERVICES = ("postgres",)
+HA_SERVICES = ("postgres", "redis")
 SECTIONS = (("postgres", "postgres"), ("redis", "redis"), ("object-store", "object_storage"))
 
 

@@ -157,7 +157,8 @@ class RestorePointSettings(Strict):
 
 class SelfHostedSettings(Strict):
     """Self-hosted data services: single pods (dev, small) or replicated engines that survive a node or
-    zone loss (target kubernetes). With `highAvailability`, PostgreSQL runs as a CloudNativePG cluster.
+    zone loss (target kubernetes). With `highAvailability`, PostgreSQL runs as a CloudNativePG cluster
+    and Redis as replication under Redis Sentinel (the OpsTree redis-operator).
 
     `installOperators`: install the operators (Helm) into `operatorNamespace`; false uses the ones the
     cluster already runs there. `postgresInstances`: PostgreSQL servers, one primary and streaming
@@ -165,7 +166,10 @@ class SelfHostedSettings(Strict):
     asynchronous). `backups`: base backups and WAL archiving to the object store (the Barman Cloud
     plugin, which needs cert-manager on the cluster). `confirmDataModeSwitch`: the switch between
     single pods and HA starts empty data services; name it (`single-to-ha` or `ha-to-single`) to
-    confirm that the data was migrated (README: "HA self-hosted data")."""
+    confirm that the data was migrated (README: "HA self-hosted data"). `redisInstances`: Redis
+    servers (a master and replicas), `redisSentinels`: Sentinel processes (an odd number; a majority
+    decides a failover); `redisOperatorNamespace` / `redisOperatorChartVersion`: where and which
+    redis-operator chart is installed (with `installOperators`)."""
 
     high_availability: bool = False
     install_operators: bool = True
@@ -180,6 +184,10 @@ class SelfHostedSettings(Strict):
     # Where the instances and poolers reach the Kubernetes API server (NetworkPolicy ipBlocks, ports
     # 443 and 6443); unset: the cluster's ranges (kubernetes.isolation.clusterCidrs).
     api_server_cidrs: list[str] = Field(default_factory=list)
+    redis_instances: int = Field(default=3, ge=2, le=9, strict=True)
+    redis_sentinels: int = Field(default=3, ge=3, le=7, strict=True)
+    redis_operator_namespace: Text = "redis-operator"
+    redis_operator_chart_version: Text = "0.22.0"
     confirm_data_mode_switch: Optional[Literal["single-to-ha", "ha-to-single"]] = None
 
     @model_validator(mode="after")
@@ -188,6 +196,10 @@ class SelfHostedSettings(Strict):
             raise KeyedError("selfHosted.synchronousReplicas",
                              f"selfHosted.synchronousReplicas must be below selfHosted.postgresInstances "
                              f"({self.postgres_instances}): the primary is not its own standby")
+        if self.redis_sentinels % 2 == 0:
+            raise KeyedError("selfHosted.redisSentinels",
+                             f"selfHosted.redisSentinels must be odd (3, 5 or 7), not {self.redis_sentinels}: a "
+                             "majority of them decides a failover, and an even count tolerates no more losses")
         if not re.fullmatch(r"[1-9][0-9]*[dwm]", self.backup_retention):
             raise KeyedError("selfHosted.backupRetention",
                              "selfHosted.backupRetention is a number of days, weeks or months, e.g. 30d, 4w, 6m")

@@ -60,6 +60,8 @@ IMMUTABLE: dict[str, tuple[str, ...]] = {
     "kubernetes:postgresql.cnpg.io/v1:Pooler": ("metadata.name", "metadata.namespace", "spec.cluster"),
     "aws:rds/snapshot:Snapshot": ALL,
     "alicloud:rds/rdsBackup:RdsBackup": ALL,
+    "kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisReplication": ("metadata.name", "metadata.namespace"),
+    "kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisSentinel": ("metadata.name", "metadata.namespace"),
 }
 # Types whose replacement or deletion would lose data (or the credential that opens it).
 STATEFUL = {
@@ -74,6 +76,8 @@ STATEFUL = {
     # Deleting a Cluster deletes its volume claims (they are owned by it).
     "kubernetes:postgresql.cnpg.io/v1:Cluster",
     "aws:rds/snapshot:Snapshot", "alicloud:rds/rdsBackup:RdsBackup",
+    # The operator's StatefulSet (and, without storage.keepAfterDelete, its claims) go with it.
+    "kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisReplication",
 }
 DATA_SERVICES = ("postgres", "redis", "object-store")
 # Generated tokens of the agent's services that hold nothing: when the agent is turned off they go with

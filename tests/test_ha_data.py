@@ -24,6 +24,7 @@ PRODUCTION_HA = {"size": "production", "selfHosted": {"highAvailability": True},
                  "kubernetes": {"namespace": "dify", "allowSelfHostedDataInProduction": True},
                  "postgres": {"maxConnections": 1000}}
 CNPG = "kubernetes:postgresql.cnpg.io/v1"
+OPSTREE = "kubernetes:redis.redis.opstreelabs.in/v1beta2"
 
 
 def ha(overrides: dict | None = None):
@@ -43,7 +44,8 @@ def crs(run, kind: str) -> list[dict]:
 # -- the operator --------------------------------------------------------------------------------
 
 def test_the_operator_and_the_backup_plugin_come_from_their_pinned_charts():
-    releases = {r.plain["chart"]: r for r in ha().of_type("kubernetes:helm.sh/v3:Release")}
+    releases = {r.plain["chart"]: r for r in ha().of_type("kubernetes:helm.sh/v3:Release")
+                if r.plain["chart"] != "redis-operator"}
     assert set(releases) == {"cloudnative-pg", "plugin-barman-cloud"}
     cnpg, plugin = releases["cloudnative-pg"].plain, releases["plugin-barman-cloud"].plain
     assert (cnpg["version"], plugin["version"]) == ("0.29.0", "0.7.0")
@@ -117,7 +119,7 @@ def test_the_cluster_is_protected_in_production_and_kept_on_destroy():
 
 def test_no_single_pod_postgres_runs_beside_it():
     names = {m["metadata"]["name"] for m in of_kind(ha(), "StatefulSet")}
-    assert names == {"redis", "object-store"}
+    assert names == {"object-store"}
 
 
 # -- the pooler and Dify's connection --------------------------------------------------------------
@@ -185,7 +187,8 @@ def test_backups_can_be_left_off():
     run = ha({"selfHosted": {"highAvailability": True, "backups": False}})
     assert "plugins" not in cr(run, "Cluster")["spec"]
     assert not crs(run, "ScheduledBackup")
-    assert {r.plain["chart"] for r in run.of_type("kubernetes:helm.sh/v3:Release")} == {"cloudnative-pg"}
+    assert {r.plain["chart"] for r in run.of_type("kubernetes:helm.sh/v3:Release")} == {"cloudnative-pg",
+                                                                                        "redis-operator"}
 
 
 # -- isolation ----------------------------------------------------------------------------------
@@ -271,9 +274,10 @@ def _rejected(stack: str, overrides: dict) -> str:
     return str(raised.value)
 
 
-def test_production_with_ha_postgres_needs_the_switch_only_for_the_single_pods():
+def test_production_with_ha_needs_the_switch_only_for_the_single_pods():
     message = _rejected("k8s", {"size": "production", **HA, "postgres": {"maxConnections": 1000}})
-    assert "redis.mode" in message and "objectStorage.mode" in message and "postgres.mode" not in message
+    assert "objectStorage.mode" in message
+    assert "redis.mode" not in message and "postgres.mode" not in message
     run = cached_run("k8s", PRODUCTION_HA)
     assert cr(run, "Cluster")["spec"]["instances"] == 3
 
@@ -307,7 +311,7 @@ def test_a_switch_from_single_pods_is_refused_unless_confirmed():
     assert "selfHosted.confirmDataModeSwitch single-to-ha" in str(raised.value)
     confirmed = {"selfHosted": {"highAvailability": True, "confirmDataModeSwitch": "single-to-ha"}}
     run = run_program("k8s", overrides=confirmed, previous_outputs=previous)
-    assert run.outputs["selfHostedData"] == {"postgres": "ha", "redis": "single", "object-store": "single"}
+    assert run.outputs["selfHostedData"] == {"postgres": "ha", "redis": "ha", "object-store": "single"}
 
 
 def test_a_deployment_from_before_the_modes_counts_as_single_pods():
@@ -329,7 +333,7 @@ def test_a_switch_back_to_a_single_pod_is_refused_unless_confirmed():
 
 
 def test_the_same_mode_again_and_a_new_stack_need_no_confirmation():
-    for previous in ({}, {"selfHostedData": {"postgres": "ha", "redis": "single", "object-store": "single"}}):
+    for previous in ({}, {"selfHostedData": {"postgres": "ha", "redis": "ha", "object-store": "single"}}):
         run = run_program("k8s", overrides=HA, previous_outputs=previous)
         assert run.outputs["selfHostedData"]["postgres"] == "ha"
         marker = next(m for m in of_kind(run, "ConfigMap") if m["metadata"]["name"].startswith("dify-k8s-data-modes"))
@@ -340,7 +344,8 @@ def test_the_data_services_wait_for_the_guard():
     run = ha()
     marker = run.named("kubernetes:core/v1:ConfigMap", "dify-k8s-data-modes")
     for typ, name in ((f"{CNPG}:Cluster", "dify-k8s-postgres-cluster"),
-                      ("kubernetes:apps/v1:StatefulSet", "dify-k8s-redis"),
+                      (f"{OPSTREE}:RedisReplication", "dify-k8s-redis-replication"),
+                      (f"{OPSTREE}:RedisSentinel", "dify-k8s-redis-sentinel"),
                       ("kubernetes:apps/v1:StatefulSet", "dify-k8s-object-store")):
         assert marker.urn in run.named(typ, name).dependency_urns, name
 
@@ -373,3 +378,215 @@ def test_pooler_parameters_follow_the_budget():
                                       max_connections=300, clients=180, usable_connections=264, pooler_instances=3)
     assert postgres_ha.pooler_parameters(args) == {"max_client_conn": "198", "default_pool_size": "88",
                                                    "max_user_connections": "88", "server_idle_timeout": "60"}
+
+
+# -- Redis: replication under Sentinel (the OpsTree redis-operator) ---------------------------------
+
+def opstree(run, kind: str) -> dict:
+    found = [m for m in manifests(run) if m["kind"] == kind and m["apiVersion"] == "redis.redis.opstreelabs.in/v1beta2"]
+    assert len(found) == 1, [m["metadata"]["name"] for m in found]
+    return found[0]
+
+
+SENTINELS = ",".join(f"redis-sentinel-{i}.redis-sentinel-headless:26379" for i in range(3))
+
+
+def test_the_redis_operator_comes_from_its_pinned_chart_and_is_kept_on_destroy():
+    run = ha()
+    (release,) = [r for r in run.of_type("kubernetes:helm.sh/v3:Release") if r.plain["chart"] == "redis-operator"]
+    assert release.plain["version"] == "0.22.0"
+    assert release.plain["repositoryOpts"]["repo"] == "https://ot-container-kit.github.io/helm-charts"
+    assert release.plain["namespace"] == "redis-operator" and release.options["retainOnDelete"] is True
+    for kind in ("RedisReplication", "RedisSentinel"):
+        assert release.urn in run.named(f"{OPSTREE}:{kind}", f"dify-k8s-redis-{kind[5:].lower()}").dependency_urns
+    own = ha({"selfHosted": {"highAvailability": True, "installOperators": False,
+                             "redisOperatorNamespace": "operators"}})
+    assert not [r for r in own.of_type("kubernetes:helm.sh/v3:Release") if r.plain["chart"] == "redis-operator"]
+    ingress = named(own, "NetworkPolicy", "dify-redis-data-ingress")
+    assert {"kubernetes.io/metadata.name": "operators"} in [
+        p.get("namespaceSelector", {}).get("matchLabels") for rule in ingress["spec"]["ingress"] for p in rule["from"]]
+
+
+def test_three_redis_servers_and_three_sentinels_spread_over_zones_and_nodes_with_pdbs():
+    for run, rule, affinity in ((ha(), "ScheduleAnyway", "preferredDuringSchedulingIgnoredDuringExecution"),
+                                (cached_run("k8s", PRODUCTION_HA), "DoNotSchedule",
+                                 "requiredDuringSchedulingIgnoredDuringExecution")):
+        for kind, pods in (("RedisReplication", "replication"), ("RedisSentinel", "sentinel")):
+            spec = opstree(run, kind)["spec"]
+            assert spec["clusterSize"] == 3
+            (zones,) = spec["topologySpreadConstraints"]
+            assert zones["topologyKey"] == "topology.kubernetes.io/zone" and zones["whenUnsatisfiable"] == rule
+            assert zones["labelSelector"]["matchLabels"]["redis_setup_type"] == pods
+            assert affinity in spec["affinity"]["podAntiAffinity"]
+            assert spec["pdb"] == {"enabled": True, "maxUnavailable": 1}
+            assert spec["podSecurityContext"]["runAsNonRoot"] is True
+            assert spec["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_redis_data_persists_on_volumes_sized_by_the_preset_and_is_protected_in_production():
+    spec = opstree(cached_run("k8s", PRODUCTION_HA), "RedisReplication")["spec"]
+    claim = spec["storage"]["volumeClaimTemplate"]["spec"]
+    assert claim["resources"]["requests"]["storage"] == "10Gi" and claim["accessModes"] == ["ReadWriteOnce"]
+    assert spec["storage"]["keepAfterDelete"] is True
+    assert spec["kubernetesConfig"]["image"].startswith("quay.io/opstree/redis:v7.")
+    production = cached_run("k8s", PRODUCTION_HA).named(f"{OPSTREE}:RedisReplication", "dify-k8s-redis-replication")
+    dev = ha().named(f"{OPSTREE}:RedisReplication", "dify-k8s-redis-replication")
+    assert production.options["protect"] is True and dev.options["protect"] is False
+    assert dev.options["retainOnDelete"] is True
+    annotations = opstree(ha(), "RedisReplication")["metadata"]["annotations"]
+    assert annotations["pulumi.com/waitFor"] == "jsonpath={.status.masterNode}"
+
+
+def test_the_sentinels_watch_the_replication_with_a_majority_quorum_and_auth():
+    config = opstree(ha(), "RedisSentinel")["spec"]["redisSentinelConfig"]
+    assert (config["redisReplicationName"], config["masterGroupName"], config["redisPort"]) == ("redis", "dify", "6379")
+    assert config["quorum"] == "2"
+    assert config["redisReplicationPassword"] == {"secretKeyRef": {"name": "redis-auth", "key": "password"}}
+    five = opstree(ha({"selfHosted": {"highAvailability": True, "redisSentinels": 5}}), "RedisSentinel")["spec"]
+    assert five["clusterSize"] == 5 and five["redisSentinelConfig"]["quorum"] == "3"
+
+
+def test_the_redis_password_is_generated_and_only_in_secrets():
+    run = ha()
+    password = next(p for p in generated_passwords(run) if p.startswith("difyk8sredispassword"))
+    auth = run.named("kubernetes:core/v1:Secret", "dify-k8s-redis-credentials")
+    assert is_secret(auth.inputs["stringData"]) and auth.plain["stringData"] == {"password": password}
+    for kind in ("RedisReplication", "RedisSentinel"):
+        assert opstree(run, kind)["spec"]["kubernetesConfig"]["redisSecret"] == {"name": "redis-auth", "key": "password"}
+    assert_secrets_only_in_secrets(run, [password], must_reach=[password])
+
+
+def _secret_value(run, env: dict, key: str) -> str:
+    ref = env[key]["valueFrom"]["secretKeyRef"]
+    return next(m for m in of_kind(run, "Secret") if m["metadata"]["name"] == ref["name"])["stringData"][ref["key"]]
+
+
+def test_dify_follows_the_master_through_the_sentinels():
+    run = ha()
+    password = next(p for p in generated_passwords(run) if p.startswith("difyk8sredispassword"))
+    services = by_service(run)
+    for name in ("api", "worker", "beat", "api-websocket", "migrate"):
+        env = env_of(services[name])
+        assert env["REDIS_USE_SENTINEL"]["value"] == "true", name
+        assert env["REDIS_SENTINELS"]["value"] == SENTINELS
+        assert env["REDIS_SENTINEL_SERVICE_NAME"]["value"] == "dify"
+        assert env["CELERY_USE_SENTINEL"]["value"] == "true" and env["CELERY_SENTINEL_MASTER_NAME"]["value"] == "dify"
+        assert float(env["CELERY_SENTINEL_SOCKET_TIMEOUT"]["value"]) > 0
+        for key in ("REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD", "CELERY_SENTINEL_PASSWORD"):
+            assert _secret_value(run, env, key) == password, (name, key)
+        broker = _secret_value(run, env, "CELERY_BROKER_URL").split(";")
+        assert broker == [f"sentinel://:{password}@redis-sentinel-{i}.redis-sentinel-headless:26379/1"
+                          for i in range(3)]
+    daemon = env_of(services["plugin-daemon"])
+    assert daemon["REDIS_USE_SENTINEL"]["value"] == "true" and daemon["REDIS_SENTINELS"]["value"] == SENTINELS
+    assert daemon["REDIS_SENTINEL_SERVICE_NAME"]["value"] == "dify"
+    assert _secret_value(run, daemon, "REDIS_SENTINEL_PASSWORD") == password
+    assert daemon["REDIS_HOST"]["value"] == "redis-master"
+
+
+def test_the_agent_backend_uses_the_service_that_follows_the_master():
+    run = ha()
+    env = env_of(by_service(run)["agent-backend"])
+    password = next(p for p in generated_passwords(run) if p.startswith("difyk8sredispassword"))
+    assert _secret_value(run, env, "DIFY_AGENT_REDIS_URL") == f"redis://:{password}@redis-master:6379/2"
+
+
+def test_every_sentinel_key_is_one_upstream_defines_for_that_service():
+    from components.dify.releases import DEFAULT_VERSION, LTS_VERSION
+    from tests.test_upstream_releases import CODE_READS, upstream_keys
+
+    for version in (DEFAULT_VERSION, LTS_VERSION):
+        services = by_service(ha({"dify": {"version": version}}))
+        for name in ("api", "worker", "beat", "api-websocket", "plugin-daemon"):
+            if name not in services:
+                continue
+            env = {k for k in env_of(services[name]) if any(w in k for w in ("REDIS", "CELERY", "SENTINEL"))}
+            assert "REDIS_USE_SENTINEL" in env
+            unknown = env - upstream_keys(version, name) - CODE_READS.get(name, set())
+            assert not unknown, (version, name, sorted(unknown))
+
+
+def test_kedas_queue_scaler_reads_the_master():
+    run = run_program("k8s", overrides={**PRODUCTION_HA, "kubernetes": {
+        **PRODUCTION_HA["kubernetes"], "kedaNamespace": "keda"}})
+    (scaled,) = [m for m in manifests(run) if m["kind"] == "ScaledObject"]
+    redis = [t for t in scaled["spec"]["triggers"] if t["type"] == "redis"]
+    assert redis and all(t["metadata"]["address"] == "redis-master:6379" for t in redis)
+    keda = Pod("keda", {"app": "keda-operator"}, "10.244.3.2")
+    cluster, pods = _redis_pods(run)
+    assert cluster.allows(keda, pods["master"], 6379) and not cluster.allows(keda, pods["sentinel"], 26379)
+
+
+def _redis_pods(run):
+    objects = manifests(run)
+    pods = {name: Pod("dify", {**m["spec"]["template"]["metadata"]["labels"]}, f"10.244.0.{i + 10}")
+            for i, (name, m) in enumerate(sorted(by_service(run).items()))}
+    replication, sentinel = opstree(run, "RedisReplication"), opstree(run, "RedisSentinel")
+    data = {**replication["metadata"]["labels"], "app": "redis", "redis_setup_type": "replication",
+            "role": "replication"}
+    pods["master"] = Pod("dify", {**data, "redis-role": "master"}, "10.244.1.2")
+    pods["replica"] = Pod("dify", {**data, "redis-role": "slave"}, "10.244.1.3")
+    sentinels = {**sentinel["metadata"]["labels"], "app": "redis-sentinel", "redis_setup_type": "sentinel",
+                 "role": "sentinel"}
+    pods["sentinel"] = Pod("dify", sentinels, "10.244.1.4")
+    pods["sentinel-2"] = Pod("dify", sentinels, "10.244.1.5")
+    pods["operator"] = Pod("redis-operator", {"name": "redis-operator"}, "10.244.2.2")
+    pods["stranger"] = Pod("redis-operator", {"name": "other"}, "10.244.2.3")
+    return Cluster(objects), pods
+
+
+REDIS_USERS = {"api", "worker", "beat", "plugin-daemon", "api-websocket", "migrate"}
+
+
+def test_dify_reaches_the_redis_servers_and_the_sentinels_and_nothing_else_does():
+    run = ha()
+    cluster, pods = _redis_pods(run)
+    own = {"master", "replica", "sentinel", "sentinel-2", "operator", "stranger"}
+    # Every Redis client of the contract reaches both (the agent backend asks no sentinel, but is one).
+    users = REDIS_USERS | {"agent-backend"}
+    for name in set(pods) - own:
+        assert cluster.allows(pods[name], pods["master"], 6379) == (name in users), name
+        assert cluster.allows(pods[name], pods["sentinel"], 26379) == (name in users), name
+        assert not cluster.allows(pods[name], pods["sentinel"], 6379), name
+        assert not cluster.allows(pods[name], pods["master"], 26379), name
+    assert not cluster.allows(pods["master"], pods["api"], 5001)
+
+
+def test_the_redis_pods_reach_each_other_and_the_operator_reaches_them():
+    cluster, pods = _redis_pods(ha())
+    for a, b, port in (("replica", "master", 6379), ("master", "replica", 6379), ("sentinel", "master", 6379),
+                       ("sentinel", "replica", 6379), ("sentinel", "sentinel-2", 26379),
+                       ("master", "sentinel", 26379), ("operator", "master", 6379), ("operator", "sentinel", 26379)):
+        assert cluster.allows(pods[a], pods[b], port), (a, b, port)
+    for a, b, port in (("stranger", "master", 6379), ("stranger", "sentinel", 26379), ("master", "replica", 22),
+                       ("sentinel", "api", 5001)):
+        assert not cluster.allows(pods[a], pods[b], port), (a, b, port)
+    assert not cluster.allows(pods["master"], Address("93.184.216.34"), 443)
+
+
+@pytest.mark.parametrize(("overrides", "key"), [
+    ({"selfHosted": {"highAvailability": True, "redisSentinels": 4}}, "selfHosted.redisSentinels"),
+    ({"selfHosted": {"highAvailability": True, "redisInstances": 1}}, "selfHosted.redisInstances"),
+    ({"selfHosted": {"redisInstances": 3}}, "selfHosted.redisInstances"),
+    ({"selfHosted": {"redisOperatorChartVersion": "0.22.0"}}, "selfHosted.redisOperatorChartVersion"),
+])
+def test_wrong_ha_redis_config_is_rejected_naming_the_key(overrides, key):
+    assert key in _rejected("k8s", overrides)
+
+
+def test_a_switch_of_redis_alone_is_guarded_too():
+    previous = {"selfHostedData": {"postgres": "ha", "redis": "single", "object-store": "single"}}
+    with pytest.raises(Exception) as raised:
+        run_program("k8s", overrides=HA, previous_outputs=previous)
+    assert "switches redis single -> ha" in str(raised.value)
+    back = {"selfHostedData": {"postgres": "single", "redis": "ha", "object-store": "single"}}
+    with pytest.raises(Exception) as raised:
+        run_program("k8s", previous_outputs=back)
+    assert "switches redis ha -> single" in str(raised.value)
+    assert data_mode.current_modes(StackConfig.model_validate({"target": "kubernetes", **HA}))["redis"] == "ha"
+
+
+def test_the_switch_to_ha_redis_would_lose_the_single_pod_and_upgrades_lose_nothing():
+    lost = {name for _, name, _ in stateful_losses(cached_run("k8s", {}), ha())}
+    assert "dify-k8s-redis" in lost
+    assert not [loss for loss in stateful_losses(ha(), cached_run("k8s", PRODUCTION_HA)) if "redis" in loss[1]]

@@ -168,7 +168,36 @@ def redis_url(redis: RedisEndpoint, db: int) -> pulumi.Output[str]:
 
 
 def broker_url(redis: RedisEndpoint) -> pulumi.Output[str]:
-    return redis_url(redis, redis.broker_db)
+    """redis://, or with Sentinel one `sentinel://` URL per sentinel joined by `;` (Celery's sentinel
+    transport); the password in them is the master's, the sentinels' comes in CELERY_SENTINEL_PASSWORD."""
+    if not redis.sentinels:
+        return redis_url(redis, redis.broker_db)
+
+    def build(password: str) -> str:
+        return ";".join(f"sentinel://:{quote(password, safe='')}@{host}:{redis.sentinel_port}/{redis.broker_db}"
+                        for host in redis.sentinels)
+
+    return pulumi.Output.secret(redis.password.apply(build))
+
+
+SENTINEL_SOCKET_TIMEOUT = "0.5"
+
+
+def sentinel_env(redis: RedisEndpoint) -> tuple[Env, SecretEnv]:
+    """REDIS_SENTINEL_* as both the api and the plugin daemon read them (empty without Sentinel)."""
+    if not redis.sentinels:
+        return {}, {}
+    assert redis.master_name is not None
+    plain: Env = {
+        "REDIS_USE_SENTINEL": "true",
+        "REDIS_SENTINELS": ",".join(f"{host}:{redis.sentinel_port}" for host in redis.sentinels),
+        "REDIS_SENTINEL_SERVICE_NAME": redis.master_name,
+        "REDIS_SENTINEL_SOCKET_TIMEOUT": SENTINEL_SOCKET_TIMEOUT,
+    }
+    secret: SecretEnv = {}
+    if redis.sentinel_password is not None:
+        secret["REDIS_SENTINEL_PASSWORD"] = redis.sentinel_password
+    return plain, secret
 
 
 def redis_env(redis: RedisEndpoint) -> tuple[Env, SecretEnv]:
@@ -183,7 +212,17 @@ def redis_env(redis: RedisEndpoint) -> tuple[Env, SecretEnv]:
         plain["REDIS_SSL_CERT_REQS"] = "CERT_REQUIRED"
     if redis.username:
         plain["REDIS_USERNAME"] = redis.username
-    return plain, {"REDIS_PASSWORD": redis.password, "CELERY_BROKER_URL": broker_url(redis)}
+    secret: SecretEnv = {"REDIS_PASSWORD": redis.password, "CELERY_BROKER_URL": broker_url(redis)}
+    sentinel_plain, sentinel_secret = sentinel_env(redis)
+    plain.update(sentinel_plain)
+    secret.update(sentinel_secret)
+    if redis.sentinels:
+        assert redis.master_name is not None
+        plain.update({"CELERY_USE_SENTINEL": "true", "CELERY_SENTINEL_MASTER_NAME": redis.master_name,
+                      "CELERY_SENTINEL_SOCKET_TIMEOUT": SENTINEL_SOCKET_TIMEOUT})
+        if redis.sentinel_password is not None:
+            secret["CELERY_SENTINEL_PASSWORD"] = redis.sentinel_password
+    return plain, secret
 
 
 def plugin_daemon_redis_env(redis: RedisEndpoint) -> tuple[Env, SecretEnv]:
@@ -195,7 +234,8 @@ def plugin_daemon_redis_env(redis: RedisEndpoint) -> tuple[Env, SecretEnv]:
     }
     if redis.username:
         plain["REDIS_USERNAME"] = redis.username
-    return plain, {"REDIS_PASSWORD": redis.password}
+    sentinel_plain, sentinel_secret = sentinel_env(redis)
+    return {**plain, **sentinel_plain}, {"REDIS_PASSWORD": redis.password, **sentinel_secret}
 
 
 def storage_env(store: ObjectStoreEndpoint) -> tuple[Env, SecretEnv]:

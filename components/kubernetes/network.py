@@ -99,15 +99,19 @@ def _external_peers(destination: Destination, isolation: Isolation) -> pulumi.In
 
 
 def egress_policy(spec: ServiceSpec, selector: dict[str, str], peer_of, isolation: Isolation,
-                  deployed: dict[str, int], cloud_identity: bool = False) -> Optional[dict]:
+                  deployed: dict[str, int], cloud_identity: bool = False,
+                  companions: Optional[dict[str, dict[str, int]]] = None) -> Optional[dict]:
     """What `spec`'s pods may open. `peer_of(service)` is the peer selecting that workload's pods;
     `deployed`: data services running as workloads of this deployment, by port (the others are
-    `isolation.external`)."""
+    `isolation.external`); `companions`: further workloads of a deployed data service its clients
+    reach, by port."""
     rules: list[dict] = [{"to": [peer_of(c.service)], "ports": [_tcp(c.port)]} for c in spec.calls]
     for data in sorted(spec.data):
         destination = isolation.external.get(data)
         if data in deployed:
             rules.append({"to": [peer_of(data)], "ports": [_tcp(deployed[data])]})
+            rules += [{"to": [peer_of(other)], "ports": [_tcp(port)]}
+                      for other, port in sorted((companions or {}).get(data, {}).items())]
         elif destination is not None:
             rules.append({"to": _external_peers(destination, isolation), "ports": [_tcp(destination.port)]})
         else:
