@@ -14,12 +14,18 @@ from typing import Any, Optional
 import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as pulumi_resource
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from tools.mocks import aws as mocks_aws
 from tools.mocks import alicloud as mocks_alicloud
 from tools.mocks.wire import reveal, secret_scalars
+
+# The SDK walks the Python stack for every resource to report where it was declared; the mocks read no
+# source positions, and the walk is a tenth of a run.
+pulumi_resource._get_stack_trace = source_pb2.StackTrace
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
