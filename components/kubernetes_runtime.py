@@ -166,17 +166,6 @@ class KubernetesRuntime(pulumi.ComponentResource):
     def _name_of(resource: pulumi.CustomResource) -> pulumi.Output[str]:
         return resource.metadata.apply(_name)  # type: ignore[attr-defined]
 
-    def marker(self, name: str, data: pulumi.Input[dict[str, str]]) -> k8s.core.v1.ConfigMap:
-        """A ConfigMap in Dify's namespace recording `data` (e.g. the data services' modes); immutable and
-        auto-named like the others: new data is a new object."""
-        return k8s.core.v1.ConfigMap(
-            f"{self.prefix}-{name}",
-            metadata=self._meta(labels={INSTANCE_LABEL: self.prefix}),
-            immutable=True,
-            data=data,
-            opts=pulumi.ResourceOptions(parent=self, provider=self.provider),
-        )
-
     # -- the Runtime protocol --------------------------------------------------------------------
 
     def run(

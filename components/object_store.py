@@ -8,7 +8,7 @@ bucket is a no-op), and the health check passes only when both buckets exist.
 from __future__ import annotations
 
 import json
-from typing import Optional, Sequence
+from typing import Optional
 
 import pulumi
 
@@ -89,7 +89,7 @@ def object_store_spec(access_key: pulumi.Output[str], secret_key: pulumi.Output[
 
 class SelfHostedObjectStore(pulumi.ComponentResource):
     def __init__(self, name: str, settings: ObjectStorageSettings, runtime: Runtime, mirror: Optional[str],
-                 opts: Optional[pulumi.ResourceOptions] = None, depends_on: Sequence[pulumi.Resource] = ()) -> None:
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("dify:storage:SelfHostedObjectStore", name, None, opts)
         access_key = generated_secret(f"{name}-access-key", length=20, parent=self)
         secret_key = generated_secret(f"{name}-secret-key", length=40, parent=self)
@@ -97,7 +97,7 @@ class SelfHostedObjectStore(pulumi.ComponentResource):
         plugin_bucket = settings.plugin_bucket or DEFAULT_PLUGIN_BUCKET
         buckets = tuple(dict.fromkeys((bucket, plugin_bucket)))
         self.spec = object_store_spec(access_key, secret_key, buckets, mirror)
-        self.workload = runtime.run(self.spec, depends_on=depends_on, parent=self)
+        self.workload = runtime.run(self.spec, parent=self)
         self.endpoint = ObjectStoreEndpoint(
             kind="s3-compatible", bucket=bucket, plugin_bucket=plugin_bucket, region=REGION,
             endpoint=f"http://{HOST}:{S3_PORT}", access_key=access_key, secret_key=secret_key,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional
 
 import pulumi
 
@@ -59,11 +59,11 @@ def postgres_spec(settings: PostgresSettings, password: pulumi.Output[str], mirr
 
 class SelfHostedPostgres(pulumi.ComponentResource):
     def __init__(self, name: str, settings: PostgresSettings, runtime: Runtime, mirror: Optional[str],
-                 opts: Optional[pulumi.ResourceOptions] = None, depends_on: Sequence[pulumi.Resource] = ()) -> None:
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("dify:postgres:SelfHostedPostgres", name, None, opts)
         password = generated_secret(f"{name}-password", parent=self)
         self.spec = postgres_spec(settings, password, mirror)
-        self.workload = runtime.run(self.spec, depends_on=depends_on, parent=self)
+        self.workload = runtime.run(self.spec, parent=self)
         self.endpoint = PostgresEndpoint(
             host=HOST, port=PORT, user=settings.user, password=password,
             database=settings.database, plugin_database=settings.plugin_database,

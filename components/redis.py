@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional
 
 import pulumi
 
@@ -36,11 +36,11 @@ def redis_spec(password: pulumi.Output[str], mirror: Optional[str]) -> ServiceSp
 
 class SelfHostedRedis(pulumi.ComponentResource):
     def __init__(self, name: str, settings: RedisSettings, runtime: Runtime, mirror: Optional[str],
-                 opts: Optional[pulumi.ResourceOptions] = None, depends_on: Sequence[pulumi.Resource] = ()) -> None:
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("dify:redis:SelfHostedRedis", name, None, opts)
         password = generated_secret(f"{name}-password", parent=self)
         self.spec = redis_spec(password, mirror)
-        self.workload = runtime.run(self.spec, depends_on=depends_on, parent=self)
+        self.workload = runtime.run(self.spec, parent=self)
         self.endpoint = RedisEndpoint(host=HOST, port=PORT, password=password, use_tls=False,
                                       db=settings.db, broker_db=settings.broker_db,
                                       agent_db=settings.agent_db)

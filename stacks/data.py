@@ -41,17 +41,11 @@ BACKENDS: dict[str, tuple[Callable[[StackConfig], Any], type, Callable[[Any], An
 
 
 def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime) -> DataServices:
-    """Data services for targets without managed ones (Docker, an existing cluster). On a cluster the
-    self-hosted ones wait for the data-mode guard (stacks.data_mode)."""
+    """Data services for targets without managed ones (Docker, an existing cluster)."""
     workloads: list[pulumi.Resource] = []
     internal: dict[str, str] = {}
     endpoints: dict[str, Any] = {}
     modes = data_mode.current_modes(config)
-    guard: list[pulumi.Resource] = []
-    exported: Any = modes
-    if config.target != "docker" and modes:
-        exported = data_mode.guarded_modes(config)
-        guard = [runtime.marker(data_mode.MARKER, exported)]  # type: ignore[attr-defined]
     ha = {service for service, mode in modes.items() if mode == "ha"}
     deployed: dict[str, pulumi.Resource] = {}
     for service, (settings_of, self_hosted, external) in BACKENDS.items():
@@ -59,7 +53,7 @@ def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime) ->
         if service in ha:
             continue
         if settings.mode == "self-hosted":
-            component = self_hosted(f"{name}-{service}", settings, runtime, config.registry.mirror, depends_on=guard)
+            component = self_hosted(f"{name}-{service}", settings, runtime, config.registry.mirror)
             workloads.append(component.workload)
             deployed[service] = component.workload
             internal[service] = component.spec.address
@@ -68,14 +62,13 @@ def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime) ->
             endpoints[service] = external(settings)
     if "postgres" in ha:
         postgres = HighlyAvailablePostgres(f"{name}-postgres", ha_postgres_args(config, endpoints["object-store"]),
-                                           runtime, depends_on=guard)  # type: ignore[arg-type]
+                                           runtime)  # type: ignore[arg-type]
         workloads += postgres.workloads
         deployed["postgres"] = postgres
         internal["postgres"] = postgres.address
         endpoints["postgres"] = postgres.endpoint
     if "redis" in ha:
-        redis = HighlyAvailableRedis(f"{name}-redis", ha_redis_args(config), runtime,  # type: ignore[arg-type]
-                                     depends_on=guard)
+        redis = HighlyAvailableRedis(f"{name}-redis", ha_redis_args(config), runtime)  # type: ignore[arg-type]
         workloads += redis.workloads
         internal["redis"] = redis.address
         endpoints["redis"] = redis.endpoint
@@ -97,7 +90,7 @@ def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime) ->
         point = DumpRestorePoint(f"{name}-restore-point", spec, runtime,
                                  after=[deployed[s] for s in ("postgres", "object-store") if s in deployed])
         workloads.append(point.workload)
-    return DataServices(data, workloads, internal, exported)
+    return DataServices(data, workloads, internal, modes)
 
 
 def ha_postgres_args(config: StackConfig, object_store: ObjectStoreEndpoint) -> HaPostgresArgs:

@@ -3,10 +3,9 @@ the guard against switching between them unawares.
 
 A switch starts the new engine empty: the old pod's data does not move by itself. The program
 exports the modes it deployed (`selfHostedData`) and reads them back from its own stack's last
-update (a StackReference to itself); a deployment from before this output counts as single pods for
-the services its `internalEndpoints` lists. A switch is refused unless
-`selfHosted.confirmDataModeSwitch` names it. The refusal fails the marker ConfigMap
-(`<prefix>-data-modes-…`) that the data services wait for, so nothing of the new engine is created.
+update (stacks.last_update); a deployment from before this output counts as single pods for the
+services its `internalEndpoints` lists. A switch is refused unless `selfHosted.confirmDataModeSwitch`
+names it, before anything is declared.
 """
 
 from __future__ import annotations
@@ -15,11 +14,12 @@ from typing import Any, Mapping, Optional
 
 import pulumi
 
+from stacks import last_update
 from stacks.config import StackConfig
+from stacks.loader import ConfigError
 from stacks.rules import KeyedError
 
 OUTPUT = "selfHostedData"
-MARKER = "data-modes"
 # The services `selfHosted.highAvailability` moves to a replicated engine.
 HA_SERVICES = ("postgres", "redis")
 SECTIONS = (("postgres", "postgres"), ("redis", "redis"), ("object-store", "object_storage"))
@@ -60,16 +60,9 @@ def switch_problem(previous: Mapping[str, str], current: Mapping[str, str],
     )
 
 
-def guarded_modes(config: StackConfig) -> pulumi.Output[dict[str, str]]:
-    """The current modes, once the last update's are known and the switch (if any) is confirmed."""
-    current = current_modes(config)
-    organization = pulumi.get_organization() or "organization"
-    ref = pulumi.StackReference(f"{organization}/{pulumi.get_project()}/{pulumi.get_stack()}")
-
-    def check(outputs: Optional[Mapping[str, Any]]) -> dict[str, str]:
-        problem = switch_problem(previous_modes(outputs or {}), current, config.self_hosted.confirm_data_mode_switch)
-        if problem is not None:
-            raise problem
-        return current
-
-    return ref.outputs.apply(check)
+def check_switch(config: StackConfig) -> None:
+    """Stops the program on an unconfirmed switch from the last update's modes."""
+    problem = switch_problem(previous_modes(last_update.outputs()), current_modes(config),
+                             config.self_hosted.confirm_data_mode_switch)
+    if problem is not None:
+        raise ConfigError(f"{pulumi.get_project()}:{problem.key}: {problem}")

@@ -38,7 +38,7 @@ from components.monitoring.exporters import with_exporters
 from components.monitoring.kubernetes import ClusterMonitoring, otel_egress
 from components.secrets import DifySecrets
 from components.workload import APP_NET, DATA_NET, OBJECT_STORE, POSTGRES, REDIS, VECTOR_STORE, ServiceSpec
-from stacks import monitoring
+from stacks import data_mode, monitoring
 from stacks.config import StackConfig
 from stacks.data import DataServices, self_hosted_or_external
 
@@ -287,6 +287,8 @@ def provider_from_config(config: StackConfig, name: str) -> k8s.Provider:
 
 
 def deploy(config: StackConfig) -> dict[str, object]:
+    # An unconfirmed switch of a self-hosted data service's engine stops the program before anything.
+    data_mode.check_switch(config)
     name = naming.prefix()
     if not config.kubernetes.network_policies:
         pulumi.log.warn("kubernetes.networkPolicies false: no NetworkPolicy is declared, so every pod (the code "

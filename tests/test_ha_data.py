@@ -18,6 +18,7 @@ from tests.test_kubernetes import (
     assert_secrets_only_in_secrets, by_service, env_of, named, of_kind,
 )
 from tools.mocks import generated_passwords, is_secret, manifests, run_program
+from tools.mocks.program import Run
 
 HA = {"selfHosted": {"highAvailability": True}}
 PRODUCTION_HA = {"size": "production", "selfHosted": {"highAvailability": True},
@@ -336,18 +337,14 @@ def test_the_same_mode_again_and_a_new_stack_need_no_confirmation():
     for previous in ({}, {"selfHostedData": {"postgres": "ha", "redis": "ha", "object-store": "single"}}):
         run = run_program("k8s", overrides=HA, previous_outputs=previous)
         assert run.outputs["selfHostedData"]["postgres"] == "ha"
-        marker = next(m for m in of_kind(run, "ConfigMap") if m["metadata"]["name"].startswith("dify-k8s-data-modes"))
-        assert marker["data"] == run.outputs["selfHostedData"] and marker["immutable"] is True
 
 
-def test_the_data_services_wait_for_the_guard():
-    run = ha()
-    marker = run.named("kubernetes:core/v1:ConfigMap", "dify-k8s-data-modes")
-    for typ, name in ((f"{CNPG}:Cluster", "dify-k8s-postgres-cluster"),
-                      (f"{OPSTREE}:RedisReplication", "dify-k8s-redis-replication"),
-                      (f"{OPSTREE}:RedisSentinel", "dify-k8s-redis-sentinel"),
-                      ("kubernetes:apps/v1:StatefulSet", "dify-k8s-object-store")):
-        assert marker.urn in run.named(typ, name).dependency_urns, name
+def test_an_unconfirmed_switch_stops_before_anything_is_declared():
+    previous = {"selfHostedData": {"postgres": "single", "redis": "single", "object-store": "single"}}
+    run = Run()
+    with pytest.raises(Exception, match="confirmDataModeSwitch"):
+        run_program("k8s", overrides=HA, previous_outputs=previous, run=run)
+    assert run.stack_reads and not [r for r in run.resources if r.custom]
 
 
 def test_switch_problem_names_every_unconfirmed_switch():

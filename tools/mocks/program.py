@@ -124,14 +124,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
         # Exit codes of the run-once (attached) containers, by name; 0 for the others.
         self.exit_codes = exit_codes or {}
         self.links: dict[tuple[str, str], _Link] = {}
-        # The stack's outputs as its last update left them, as a StackReference to the stack itself (or the
-        # engine's readStackOutputs) reads them; empty: the stack was never deployed.
+        # The stack's outputs as its last update left them, as the engine's readStackOutputs answers;
+        # empty: the stack was never deployed.
         self.previous_outputs = dict(previous_outputs or {})
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        if args.typ == "pulumi:pulumi:StackReference":
-            # A read, not a declared resource: it only answers with the last update's outputs.
-            return f"{args.name}-id", {**args.inputs, "outputs": dict(self.previous_outputs)}
         self.run.resources.append(
             Declared(args.typ, args.name, dict(args.inputs), args.custom, args.provider or "")
         )
