@@ -27,3 +27,9 @@ SENSITIVITY: dict[str, Sensitivity] = {
 CACHE_MEMORY_PERCENT = 80.0
 DATABASE_MEMORY_PERCENT = 90.0
 DISK_USED_PERCENT = 90.0
+# OpenSearch: the heap share at which AWS recommends alarming (out-of-memory errors follow), and the
+# share of a node's volume below which its free storage alarms.
+JVM_MEMORY_PRESSURE_PERCENT = 95.0
+OPENSEARCH_FREE_STORAGE_PERCENT = 25
+# AnalyticDB for PostgreSQL locks an instance whose storage reaches 90 %: alarm at Alibaba's 80 %.
+ANALYTICDB_DISK_USED_PERCENT = 80.0

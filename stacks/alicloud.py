@@ -180,6 +180,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
     kind = config.vector_store.kind
     vector_outputs: dict[str, object] = {"kind": kind}
     vector_destinations: dict[str, Destination] = {}
+    analyticdb_id: Optional[pulumi.Output[str]] = None
     if kind == "analyticdb":
         adb = AnalyticdbVectors(
             f"{name}-vectors", analyticdb_size(config), namespace=config.vector_store.analyticdb.namespace,
@@ -188,6 +189,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
         vector_endpoint = adb.endpoint
         internal["vector-store"] = pulumi.Output.concat(adb.host, ":", adb.port.apply(str))
         vector_outputs.update(instanceId=adb.instance.id, host=adb.host)
+        analyticdb_id = adb.instance.id
         vector_destinations[VECTOR_STORE] = Destination(adb.port, (vpc,))
     elif kind == "tablestore":
         ots = TablestoreVectors(f"{name}-vectors", instance_type=config.vector_store.tablestore.instance_type,
@@ -243,7 +245,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
     outputs = deploy_on_cluster(config, cluster.provider, entry=entry.entry, data=data, name=name,
                                 isolation=isolation)
 
-    alarms = monitor(config, name, cluster, postgres, redis, entry, outputs, on_cloud)
+    alarms = monitor(config, name, cluster, postgres, redis, entry, outputs, on_cloud,
+                     analyticdb_instance_id=analyticdb_id)
     address = entry.address
     scheme = "https" if ali.certificate_id else "http"
     url = (pulumi.Output.from_input(f"{scheme}://{config.domain}") if config.domain
@@ -286,7 +289,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
 
 def monitor(config: StackConfig, name: str, cluster: AckCluster, postgres: Optional[ManagedPostgres],
             redis: Optional[ManagedRedis], entry: ClbEntry, outputs: dict[str, object],
-            opts: pulumi.ResourceOptions) -> Optional[CloudMonitorAlarms]:
+            opts: pulumi.ResourceOptions, analyticdb_instance_id: Optional[pulumi.Input[str]] = None,
+            ) -> Optional[CloudMonitorAlarms]:
     """Container logs to SLS (when on) and the CloudMonitor alarms (unless monitoring.alarms is false)."""
     ali = config.alicloud
     assert ali is not None
@@ -302,4 +306,4 @@ def monitor(config: StackConfig, name: str, cluster: AckCluster, postgres: Optio
         contact_name=config.monitoring.alert_contact_name or name[:40], alert_email=config.monitoring.alert_email,
         rds_instance_id=postgres.instance.id if postgres is not None else None,
         kvstore_instance_id=redis.instance.id if redis is not None else None,
-        load_balancer_id=entry.load_balancer.id, opts=opts)
+        load_balancer_id=entry.load_balancer.id, analyticdb_instance_id=analyticdb_instance_id, opts=opts)

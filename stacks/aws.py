@@ -20,7 +20,7 @@ from components.aws.cluster import EksCluster, NodeGroupSize
 from components.aws.entry import ValidatedCertificate, alb_entry, alias_record, zone_for
 from components.aws.autoscaling import ClusterScaling
 from components.aws.load_balancer_controller import LoadBalancerController
-from components.aws.monitoring import AlbTargets, CloudWatchAlarms, ContainerInsights
+from components.aws.monitoring import AlbTargets, CloudWatchAlarms, ContainerInsights, OpenSearchTarget
 from components.aws.network import Network
 from components.aws.postgres import RdsPostgres
 from components.aws.redis import ElastiCacheRedis
@@ -303,7 +303,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
                                 isolation=isolation)
 
     hostname = outputs["entryAddress"]
-    monitoring = monitor(config, name, cluster, postgres, redis, hostname, identity.account_id, partition, on_cloud)
+    monitoring = monitor(config, name, cluster, postgres, redis, vectors, hostname, identity.account_id, partition,
+                         on_cloud)
     result: dict[str, object] = {
         **outputs,
         "loadBalancerHostname": hostname,
@@ -335,7 +336,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
 
 
 def monitor(config: StackConfig, name: str, cluster: EksCluster, postgres: Optional[RdsPostgres],
-            redis: Optional[ElastiCacheRedis], entry_address: pulumi.Input[Optional[str]], account: str,
+            redis: Optional[ElastiCacheRedis], vectors: Optional[OpenSearchDomain],
+            entry_address: pulumi.Input[Optional[str]], account: str,
             partition: str, opts: pulumi.ResourceOptions) -> Optional[CloudWatchAlarms]:
     """Container Insights (when container logs are on) and the alarms (unless monitoring.alarms is false)."""
     settings = config.aws
@@ -352,6 +354,12 @@ def monitor(config: StackConfig, name: str, cluster: EksCluster, postgres: Optio
     if redis is not None:
         nodes = redis.group.member_clusters.apply(lambda m: sorted(m or []))
         members = [nodes.apply(lambda m, i=i: m[i]) for i in range(preset.cache_nodes)]
+    opensearch = None
+    if vectors is not None:
+        size = domain_size(config)
+        opensearch = OpenSearchTarget(domain_name=vectors.domain.domain_name,
+                                      free_storage_mib=cloud_monitoring.opensearch_free_storage_mib(size.volume_gb),
+                                      replicas=size.instance_count > 1)
     return CloudWatchAlarms(
         f"{name}-alarms", account=account, partition=partition,
         thresholds=cloud_monitoring.aws_thresholds(
@@ -362,4 +370,4 @@ def monitor(config: StackConfig, name: str, cluster: EksCluster, postgres: Optio
         cache_members=members,
         alb=AlbTargets(namespace=config.kubernetes.namespace, ingress=ENTRY_WORKLOAD, service=ENTRY_WORKLOAD,
                        port="http"),
-        cluster_name=cluster.name, alb_ready=entry_address, opts=opts)
+        cluster_name=cluster.name, alb_ready=entry_address, opensearch=opensearch, opts=opts)

@@ -7,7 +7,7 @@ import bisect
 from typing import TYPE_CHECKING
 from pydantic.alias_generators import to_camel
 
-from components.alarm_levels import CACHE_MEMORY_PERCENT, SENSITIVITY
+from components.alarm_levels import CACHE_MEMORY_PERCENT, OPENSEARCH_FREE_STORAGE_PERCENT, SENSITIVITY
 from components.dify.concurrency import CONCURRENCY
 from components.kubernetes.sizing import preset as sizing_preset
 from stacks import budget
@@ -125,6 +125,11 @@ def aws_thresholds(config: StackConfig, instance_class: str, storage_gb: int) ->
         database_connections=database_connection_limit(config),
         cache_connections=redis_clients(config),
     )
+
+
+def opensearch_free_storage_mib(volume_gb: int) -> int:
+    """The free space (MiB, per data node, as CloudWatch reports it) below which the domain alarms."""
+    return volume_gb * 1024 * OPENSEARCH_FREE_STORAGE_PERCENT // 100
 
 
 def alicloud_thresholds(config: StackConfig, layer7: bool) -> "AlicloudThresholds":

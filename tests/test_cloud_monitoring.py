@@ -340,3 +340,120 @@ def test_monitoring_changes_replace_nothing_that_holds_data_nor_the_cluster(stac
         for a, b in ((before, after), (after, before)):
             assert stateful_losses(a, b) == []
             assert not [step for step in plan(a, b)["replace"] if step[0] in clusters]
+
+
+# -- The managed vector stores --------------------------------------------------------------------
+
+OPENSEARCH_ALARMS = {"opensearch-red", "opensearch-yellow", "opensearch-storage", "opensearch-writes-blocked",
+                     "opensearch-snapshot", "opensearch-cpu", "opensearch-jvm"}
+ANALYTICDB_METRICS = {"node_cpu_used_percent", "node_mem_used_percent", "node_disk_used_percent",
+                      "adbpg_master_cnt_unhealth"}
+
+
+def opensearch_alarms(run: Run) -> dict[str, dict]:
+    return {name: alarm for name, alarm in alarms(run).items() if name.startswith("opensearch-")}
+
+
+def put_metric_alarm_request(name: str, alarm: dict) -> dict:
+    """The PutMetricAlarm request CloudWatch receives for a declared single-metric alarm."""
+    return {
+        "AlarmName": name, "AlarmDescription": alarm["alarmDescription"], "ActionsEnabled": True,
+        "AlarmActions": alarm["alarmActions"], "OKActions": alarm["okActions"],
+        "MetricName": alarm["metricName"], "Namespace": alarm["namespace"], "Statistic": alarm["statistic"],
+        "Dimensions": [{"Name": k, "Value": v} for k, v in alarm["dimensions"].items()],
+        # Pulumi carries every number as a double; the provider sends these two as integers.
+        "Period": int(alarm["period"]), "EvaluationPeriods": int(alarm["evaluationPeriods"]),
+        "Threshold": float(alarm["threshold"]), "ComparisonOperator": alarm["comparisonOperator"],
+        "TreatMissingData": alarm["treatMissingData"],
+    }
+
+
+@pytest.fixture(scope="module")
+def prod_opensearch() -> Run:
+    return run_program("prod", {"vectorStore": {"kind": "opensearch"}})
+
+
+def test_opensearch_alarms_only_with_the_domain_and_the_alarms_on(prod, prod_opensearch):
+    assert not opensearch_alarms(prod)
+    assert set(opensearch_alarms(prod_opensearch)) == OPENSEARCH_ALARMS
+    off = run_program("prod", {"vectorStore": {"kind": "opensearch"}, "monitoring": {"alarms": False}})
+    assert off.of_type("aws:opensearch/domain:Domain") and not off.of_type(ALARM)
+
+
+def test_opensearch_alarms_watch_the_domain_and_notify_the_topic(prod_opensearch):
+    run = prod_opensearch
+    (domain,) = run.of_type("aws:opensearch/domain:Domain")
+    topic = run.named("aws:sns/topic:Topic", "dify-prod-alarms-topic")
+    arn = f"arn:aws:sns:us-east-1:{aws_mock.ACCOUNT}:{topic.name}-{aws_mock._suffix(topic.name, 7)}"
+    found = opensearch_alarms(run)
+    metrics = {a["metricName"] for a in found.values()}
+    assert metrics == {"ClusterStatus.red", "ClusterStatus.yellow", "FreeStorageSpace", "ClusterIndexWritesBlocked",
+                       "AutomatedSnapshotFailure", "CPUUtilization", "JVMMemoryPressure"}
+    for name, alarm in found.items():
+        assert alarm["namespace"] == "AWS/ES", name
+        assert alarm["dimensions"] == {"DomainName": domain.plain["domainName"], "ClientId": aws_mock.ACCOUNT}, name
+        assert alarm["alarmActions"] == [arn] and alarm["okActions"] == [arn], name
+        # The domain reports these every minute: a gap keeps the state.
+        assert alarm["treatMissingData"] == "missing", name
+
+
+def test_opensearch_alarms_are_requests_cloudwatch_accepts(prod_opensearch):
+    from botocore.session import get_session
+    from botocore.validate import ParamValidator
+
+    model = get_session().get_service_model("cloudwatch").operation_model("PutMetricAlarm").input_shape
+    for name, alarm in opensearch_alarms(prod_opensearch).items():
+        request = put_metric_alarm_request(name, alarm)
+        report = ParamValidator().validate(request, model)
+        assert not report.has_errors(), report.generate_report()
+        assert request["Statistic"] in model.members["Statistic"].enum
+        assert request["ComparisonOperator"] in model.members["ComparisonOperator"].enum
+
+
+def test_opensearch_thresholds_follow_the_preset_and_the_volume(prod_opensearch):
+    found = opensearch_alarms(prod_opensearch)
+    storage = found["opensearch-storage"]
+    # MiB per node, the least-free node: a quarter of the production preset's 200 GiB volume.
+    assert (storage["statistic"], storage["period"], storage["comparisonOperator"]) == (
+        "Minimum", 60, "LessThanOrEqualToThreshold")
+    assert storage["threshold"] == 200 * 1024 // 4
+    assert found["opensearch-cpu"]["threshold"] == 80 and found["opensearch-cpu"]["evaluationPeriods"] == 2
+    assert found["opensearch-jvm"]["threshold"] == 95 and found["opensearch-jvm"]["evaluationPeriods"] == 3
+    assert found["opensearch-red"]["evaluationPeriods"] == 1 and found["opensearch-yellow"]["evaluationPeriods"] == 5
+    assert found["opensearch-writes-blocked"]["period"] == 300
+    # One data node cannot hold a replica (the cluster stays yellow): no yellow alarm there.
+    dev = opensearch_alarms(run_program("prod", {"size": "dev", "vectorStore": {
+        "kind": "opensearch", "opensearch": {"volumeGb": 30}}}))
+    assert set(dev) == OPENSEARCH_ALARMS - {"opensearch-yellow"}
+    assert dev["opensearch-storage"]["threshold"] == 30 * 1024 // 4
+    assert dev["opensearch-cpu"]["threshold"] == 90 and dev["opensearch-cpu"]["evaluationPeriods"] == 6
+
+
+def test_analyticdb_alarms_watch_the_instance_and_go_to_the_contact_group(alicloud):
+    assert not {a["project"] for a in cms_alarms(alicloud).values()} & {"acs_hybriddb", "acs_ots"}
+    run = run_program("alicloud", {"vectorStore": {"kind": "analyticdb"}})
+    instance = run.named("alicloud:gpdb/instance:Instance", "dify-alicloud-vectors-instance")
+    found = {n: a for n, a in cms_alarms(run).items() if a["project"] == "acs_hybriddb"}
+    assert {a["metric"] for a in found.values()} == ANALYTICDB_METRICS
+    group = run.named("alicloud:cms/alarmContactGroup:AlarmContactGroup", "dify-alicloud-alarms-group").plain
+    for name, alarm in found.items():
+        assert json.loads(alarm["metricDimensions"]) == [{"instanceId": instance.name + "-id"}], name
+        assert alarm["contactGroups"] == [group["alarmContactGroupName"]], name
+    critical = {a["metric"]: a["escalationsCritical"] for a in found.values()}
+    assert critical["node_cpu_used_percent"] == {"statistics": "Average", "comparisonOperator": ">",
+                                                 "threshold": "80", "times": 2}
+    assert critical["node_disk_used_percent"]["threshold"] == "80"
+    assert critical["node_disk_used_percent"]["statistics"] == "Maximum"
+    assert critical["node_mem_used_percent"]["threshold"] == "90"
+    assert critical["adbpg_master_cnt_unhealth"]["threshold"] == "0"
+    small = run_program("alicloud", {"size": "small", "vectorStore": {"kind": "analyticdb"}})
+    cpu = cms_alarms(small)["analyticdb-cpu"]["escalationsCritical"]
+    assert (cpu["threshold"], cpu["times"]) == ("85", 3)
+
+
+def test_tablestore_and_alarms_off_add_no_vector_store_alarm():
+    ots = run_program("alicloud", {"vectorStore": {"kind": "tablestore"}})
+    assert ots.of_type("alicloud:ots/instance:Instance")
+    assert not {a["project"] for a in cms_alarms(ots).values()} & {"acs_hybriddb", "acs_ots"}
+    off = run_program("alicloud", {"vectorStore": {"kind": "analyticdb"}, "monitoring": {"alarms": False}})
+    assert off.of_type("alicloud:gpdb/instance:Instance") and not off.of_type(CMS_ALARM)

@@ -4,8 +4,11 @@
   local_fs_size_usage, conn_usgae, as Alibaba spells it), Tair/Redis standard (`acs_kvstore`:
   StandardCpuUsage, StandardMemoryUsage, StandardEvictedKeys, StandardUsedConnection) and the CLB the
   program creates (`acs_slb_dashboard`: UnhealthyServerCount; with HTTP/HTTPS listeners, i.e. a
-  certificate, also InstanceStatusCode5xx and InstanceRt), to one alarm contact group. Metric names
-  from CloudMonitor's metric tables for those namespaces.
+  certificate, also InstanceStatusCode5xx and InstanceRt), and, when it is the vector store, AnalyticDB
+  for PostgreSQL in elastic storage mode (`acs_hybriddb`: node_cpu_used_percent, node_mem_used_percent,
+  node_disk_used_percent, adbpg_master_cnt_unhealth), to one alarm contact group. Metric names from
+  CloudMonitor's metric tables for those namespaces. TableStore gets none: its instance metrics
+  (`acs_ots`) are consumption (CU, VCU, requests, traffic) of an instance without a capacity to fill.
 - Container logs: ACK's `logtail-ds` add-on writing to an SLS project of this stack, and an
   `AliyunLogConfig` (the add-on's CRD) collecting the stdout and stderr of Dify's two namespaces into one
   logstore kept `retention_days`.
@@ -22,7 +25,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 from components.alicloud.sdk import alicloud
 
-from components.alarm_levels import DATABASE_MEMORY_PERCENT, DISK_USED_PERCENT
+from components.alarm_levels import ANALYTICDB_DISK_USED_PERCENT, DATABASE_MEMORY_PERCENT, DISK_USED_PERCENT
 from components.alicloud.common import cloud_name
 
 LOG_ADDON = "logtail-ds"
@@ -52,6 +55,7 @@ class CloudMonitorAlarms(pulumi.ComponentResource):
                  rds_instance_id: Optional[pulumi.Input[str]] = None,
                  kvstore_instance_id: Optional[pulumi.Input[str]] = None,
                  load_balancer_id: Optional[pulumi.Input[str]] = None,
+                 analyticdb_instance_id: Optional[pulumi.Input[str]] = None,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("dify:alicloud:CloudMonitorAlarms", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -91,6 +95,16 @@ class CloudMonitorAlarms(pulumi.ComponentResource):
                             t.errors_per_second, times=t.periods, statistics="Average")
                 self._alarm(f"{name}-clb-latency", "acs_slb_dashboard", "InstanceRt", load_balancer_id,
                             t.response_time_ms, times=t.periods, statistics="Average")
+        if analyticdb_instance_id is not None:
+            # Node metrics (also keyed by instance_component and hostname): the rules name the instance.
+            for metric, threshold, what, statistics in (
+                    ("node_cpu_used_percent", t.cpu_percent, "cpu", "Average"),
+                    ("node_mem_used_percent", DATABASE_MEMORY_PERCENT, "memory", "Average"),
+                    ("node_disk_used_percent", ANALYTICDB_DISK_USED_PERCENT, "disk", "Maximum")):
+                self._alarm(f"{name}-analyticdb-{what}", "acs_hybriddb", metric, analyticdb_instance_id, threshold,
+                            times=t.periods, statistics=statistics)
+            self._alarm(f"{name}-analyticdb-unhealthy", "acs_hybriddb", "adbpg_master_cnt_unhealth",
+                        analyticdb_instance_id, 0, times=3, period=60)
         self.register_outputs({"contactGroup": self.group.alarm_contact_group_name})
 
     def _alarm(self, name: str, project: str, metric: str, instance_id: pulumi.Input[str], threshold: float, *,

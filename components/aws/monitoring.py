@@ -1,6 +1,7 @@
 """CloudWatch for the AWS target: container logs and metrics (the `amazon-cloudwatch-observability`
 EKS add-on, with its log groups made first so they keep `retention_days`), and alarms on RDS,
-ElastiCache and the ALB, sent to an SNS topic encrypted with a key CloudWatch may use.
+ElastiCache, the ALB and the OpenSearch domain (when it is the vector store), sent to an SNS topic
+encrypted with a key CloudWatch may use.
 
 - The add-on's agent and Fluent Bit run as `amazon-cloudwatch/cloudwatch-agent`, an IRSA role with
   CloudWatchAgentServerPolicy. Fluent Bit and the agent create their log groups when missing, without
@@ -8,6 +9,10 @@ ElastiCache and the ALB, sent to an SNS topic encrypted with a key CloudWatch ma
 - Alarms notify on ALARM and on OK. Gauges the service reports all the time keep their state when data
   is missing (a stopped instance does not page); counts that are absent when zero (5xx) read as not
   breaching; the ALB's healthy-target count reads as breaching when missing (no targets report nothing).
+- The OpenSearch alarms are the ones AWS recommends for OpenSearch Service (namespace AWS/ES, dimensions
+  DomainName and ClientId, the account): cluster red, yellow (only with more than one data node: one
+  node cannot hold a replica), a node's free storage (MiB, the least of the nodes) below a quarter of
+  its volume, index writes blocked, automated snapshot failure, CPU and JVM memory pressure.
 - The ALB is the AWS Load Balancer Controller's, so its ARN is looked up by the tags the controller
   puts on it (cluster, `<namespace>/<ingress>` stack, resource id), once the Ingress has an address.
 """
@@ -21,6 +26,7 @@ from typing import Optional, Sequence
 import pulumi
 from components.aws.sdk import aws
 
+from components.alarm_levels import JVM_MEMORY_PRESSURE_PERCENT
 from components.aws import iam
 
 ADDON = "amazon-cloudwatch-observability"
@@ -70,6 +76,17 @@ class AlarmThresholds:
     freeable_memory_bytes: Optional[int]
     database_connections: int
     cache_connections: int
+
+
+@dataclass(frozen=True)
+class OpenSearchTarget:
+    """The domain the alarms watch and what its size gives them."""
+
+    domain_name: pulumi.Input[str]
+    # Alarm below this much free storage on any data node (CloudWatch reports MiB per node).
+    free_storage_mib: int
+    # More than one data node: replicas can be allocated, so a yellow cluster means a lost node.
+    replicas: bool
 
 
 @dataclass(frozen=True)
@@ -133,6 +150,7 @@ class CloudWatchAlarms(pulumi.ComponentResource):
                  cache_members: Optional[Sequence[pulumi.Input[str]]] = None,
                  alb: Optional[AlbTargets] = None, cluster_name: Optional[pulumi.Input[str]] = None,
                  alb_ready: Optional[pulumi.Input[object]] = None,
+                 opensearch: Optional[OpenSearchTarget] = None,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("dify:aws:CloudWatchAlarms", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -153,6 +171,8 @@ class CloudWatchAlarms(pulumi.ComponentResource):
             self._cache(f"{name}-cache-{i + 1}", member)
         if alb is not None and cluster_name is not None:
             self._load_balancer(name, alb, cluster_name, alb_ready)
+        if opensearch is not None:
+            self._opensearch(f"{name}-opensearch", opensearch, account)
         self.register_outputs({"topicArn": self.topic.arn})
 
     def _alarm(self, name: str, description: str, *, missing: str, **args) -> None:
@@ -233,3 +253,32 @@ class CloudWatchAlarms(pulumi.ComponentResource):
                     namespace="AWS/ApplicationELB", metric_name="HealthyHostCount", dimensions=both,
                     statistic="Minimum", period=60, evaluation_periods=2, comparison_operator="LessThanThreshold",
                     threshold=1, missing="breaching")
+
+    def _opensearch(self, name: str, target: OpenSearchTarget, account: str) -> None:
+        t = self.thresholds
+        common = dict(namespace="AWS/ES", dimensions={"DomainName": target.domain_name, "ClientId": account})
+        at_least = "GreaterThanOrEqualToThreshold"
+        self._alarm(f"{name}-red", "OpenSearch cluster red: a primary shard is unassigned (searches miss data)",
+                    metric_name="ClusterStatus.red", statistic="Maximum", comparison_operator=at_least, threshold=1,
+                    period=60, evaluation_periods=1, missing="missing", **common)
+        if target.replicas:
+            self._alarm(f"{name}-yellow", "OpenSearch cluster yellow for 5 minutes: a replica shard is unassigned",
+                        metric_name="ClusterStatus.yellow", statistic="Maximum", comparison_operator=at_least,
+                        threshold=1, period=60, evaluation_periods=5, missing="missing", **common)
+        self._alarm(f"{name}-storage", f"OpenSearch node free storage below {target.free_storage_mib} MiB "
+                    "(a quarter of its volume)", metric_name="FreeStorageSpace", statistic="Minimum",
+                    comparison_operator="LessThanOrEqualToThreshold", threshold=target.free_storage_mib,
+                    period=60, evaluation_periods=1, missing="missing", **common)
+        self._alarm(f"{name}-writes-blocked", "OpenSearch blocks index writes (new documents are refused)",
+                    metric_name="ClusterIndexWritesBlocked", statistic="Maximum", comparison_operator=at_least,
+                    threshold=1, period=PERIOD, evaluation_periods=1, missing="missing", **common)
+        self._alarm(f"{name}-snapshot", "OpenSearch automated snapshot failed",
+                    metric_name="AutomatedSnapshotFailure", statistic="Maximum", comparison_operator=at_least,
+                    threshold=1, period=60, evaluation_periods=1, missing="missing", **common)
+        self._alarm(f"{name}-cpu", f"OpenSearch CPU at {t.cpu_percent:g} % or more for {t.periods * 5} minutes",
+                    metric_name="CPUUtilization", statistic="Maximum", comparison_operator=at_least,
+                    threshold=t.cpu_percent, period=PERIOD, evaluation_periods=t.periods, missing="missing", **common)
+        self._alarm(f"{name}-jvm", f"OpenSearch JVM memory pressure at {JVM_MEMORY_PRESSURE_PERCENT:g} % or more "
+                    "for 3 minutes", metric_name="JVMMemoryPressure", statistic="Maximum",
+                    comparison_operator=at_least, threshold=JVM_MEMORY_PRESSURE_PERCENT, period=60,
+                    evaluation_periods=3, missing="missing", **common)
