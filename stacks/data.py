@@ -69,8 +69,10 @@ def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime) ->
         internal["object-store"] = store.address
         endpoints["object-store"] = store.endpoint
     if "postgres" in ha:
+        # Backups archive WAL from the start: into a store (and bucket) that is up.
+        store_first = [deployed["object-store"]] if config.self_hosted.backups and "object-store" in deployed else []
         postgres = HighlyAvailablePostgres(f"{name}-postgres", ha_postgres_args(config, endpoints["object-store"]),
-                                           runtime)  # type: ignore[arg-type]
+                                           runtime, depends_on=store_first)  # type: ignore[arg-type]
         workloads += postgres.workloads
         deployed["postgres"] = postgres
         internal["postgres"] = postgres.address

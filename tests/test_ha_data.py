@@ -713,6 +713,8 @@ def test_dify_and_the_backups_use_the_s3_gateway():
     assert store["spec"]["configuration"]["endpointURL"] == "http://object-store-s3:8333"
     point = next(r for r in run.of_type("kubernetes:batch/v1:Job") if "restore-point" in r.name)
     assert seaweedfs_release(run).urn in point.dependency_urns, "the restore point uploads once the buckets exist"
+    cluster = run.named(f"{CNPG}:Cluster", "dify-k8s-postgres-cluster")
+    assert seaweedfs_release(run).urn in cluster.dependency_urns, "WAL archiving starts once the buckets exist"
 
 
 def test_object_store_clients_reach_the_gateway_only_and_seaweedfs_reaches_itself():
