@@ -119,7 +119,9 @@ def chart_values(args: HaObjectStoreArgs, storage_class: Optional[str]) -> dict:
         "global": {
             **({"imageRegistry": args.mirror} if args.mirror else {}),
             "seaweedfs": {"image": {"name": repository},
-                          "enableReplication": True, "replicationPlacement": args.replication},
+                          "enableReplication": True, "replicationPlacement": args.replication,
+                          # No cluster-wide role over every pod, and no API token in SeaweedFS's pods.
+                          "createClusterRole": False, "automountServiceAccountToken": False},
         },
         "image": {"tag": tag},
         "master": {

@@ -634,6 +634,8 @@ def test_the_object_store_is_seaweedfss_own_chart_in_difys_namespace_with_the_se
     values = release["values"]
     assert values["global"]["seaweedfs"]["image"]["name"] + ":" + values["image"]["tag"] == "chrislusf/seaweedfs:4.47"
     assert release["waitForJobs"] is True
+    seaweedfs = values["global"]["seaweedfs"]
+    assert seaweedfs["createClusterRole"] is False and seaweedfs["automountServiceAccountToken"] is False
 
 
 def test_three_raft_masters_filers_gateways_and_volume_servers_over_the_listed_zones():
