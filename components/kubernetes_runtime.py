@@ -84,6 +84,8 @@ class KubernetesRuntime(pulumi.ComponentResource):
         self.data_ports: dict[str, int] = {}
         # Further workloads of a data service its clients reach, by port (e.g. Redis's sentinels).
         self.data_companions: dict[str, dict[str, int]] = {}
+        # The pod labels of a workload that a chart labels itself (by service), instead of the runtime's.
+        self.peer_labels: dict[str, dict[str, str]] = {}
         # Every workload runs as its own service account (named after it, no token mounted); a target binds
         # some to cloud identities with these annotations (workload -> annotations, e.g. IRSA's role ARN).
         self.identities = {w: dict(a) for w, a in (identities or {}).items()}
@@ -349,7 +351,8 @@ class KubernetesRuntime(pulumi.ComponentResource):
 
     def _peer(self, service: str, seen_from: Optional[str] = None) -> dict:
         """A peer selecting `service`'s pods, from a policy in the namespace of level `seen_from`."""
-        peer: dict = {"podSelector": {"matchLabels": {INSTANCE_LABEL: self.prefix, NAME_LABEL: service}}}
+        labels = self.peer_labels.get(service, {INSTANCE_LABEL: self.prefix, NAME_LABEL: service})
+        peer: dict = {"podSelector": {"matchLabels": dict(labels)}}
         level = self.placement.get(service, RESTRICTED)
         if level != (seen_from or self._level):
             peer["namespaceSelector"] = {"matchLabels": {"kubernetes.io/metadata.name": self.namespace_names[level]}}

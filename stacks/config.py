@@ -731,7 +731,7 @@ class StackConfig(Strict):
                 + ". Remove selfHosted.highAvailability")))
         if self.target in CLUSTER_TARGETS and self.size == "production":
             # The services selfHosted.highAvailability replicates survive a node or zone loss.
-            replicated = ("postgres", "redis") if self.self_hosted.high_availability else ()
+            replicated = ("postgres", "redis", "objectStorage") if self.self_hosted.high_availability else ()
             self_hosted = [section for section, settings in
                            (("postgres", self.postgres), ("redis", self.redis), ("objectStorage", self.object_storage))
                            if settings.mode == "self-hosted" and section not in replicated]
@@ -741,10 +741,15 @@ class StackConfig(Strict):
                     f"{self_hosted[0]}.mode",
                     f"{keys}: self-hosted data services run as single pods, for dev and small installs; "
                     "size production needs managed or external ones"
-                    + (", or selfHosted.highAvailability true for PostgreSQL and Redis"
-                       if {"postgres", "redis"} & set(self_hosted) else "")
+                    + ", or selfHosted.highAvailability true (replicated engines)"
                     + ". To run them anyway set kubernetes.allowSelfHostedDataInProduction true"
                 ))
+        if (self.target == "kubernetes" and self.size == "production" and self.self_hosted.high_availability
+                and self.object_storage.mode == "self-hosted" and len(self.self_hosted.object_store_zones) < 2):
+            problems.append(KeyedError("selfHosted.objectStoreZones", (
+                "size production keeps a copy of every object outside any one zone: list the zones of your nodes "
+                "(their topology.kubernetes.io/zone), e.g. `pulumi config set --path "
+                "'selfHosted.objectStoreZones[0]' eu-west-1a` and so on for two or more zones")))
         if (self.target in CLUSTER_TARGETS and self.kubernetes.entry == "ingress"
                 and self.kubernetes.tls_enabled and self.domain is None):
             problems.append(KeyedError("domain",

@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 from components.dump_restore_point import DumpRestorePoint, restore_point_spec
 from components.endpoints import DataEndpoints, ObjectStoreEndpoint, VectorStoreEndpoint
-from components.object_store import SelfHostedObjectStore, external_object_store
+from components.object_store import DEFAULT_BUCKET, DEFAULT_PLUGIN_BUCKET, SelfHostedObjectStore, external_object_store
+from components.object_store_ha import HaObjectStoreArgs, HighlyAvailableObjectStore
 from components.postgres import MAX_CONNECTIONS, SelfHostedPostgres, external_postgres
 from components.postgres_ha import HaPostgresArgs, HighlyAvailablePostgres
 from components.redis import SelfHostedRedis, external_redis
@@ -60,9 +61,18 @@ def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime) ->
             endpoints[service] = component.endpoint
         else:
             endpoints[service] = external(settings)
-    if "postgres" in ha:
-        postgres = HighlyAvailablePostgres(f"{name}-postgres", ha_postgres_args(config, endpoints["object-store"]),
+    if "object-store" in ha:
+        store = HighlyAvailableObjectStore(f"{name}-object-store", ha_object_store_args(config),
                                            runtime)  # type: ignore[arg-type]
+        workloads += store.workloads
+        deployed["object-store"] = store.release
+        internal["object-store"] = store.address
+        endpoints["object-store"] = store.endpoint
+    if "postgres" in ha:
+        # Backups archive WAL from the start: into a store (and bucket) that is up.
+        store_first = [deployed["object-store"]] if config.self_hosted.backups and "object-store" in deployed else []
+        postgres = HighlyAvailablePostgres(f"{name}-postgres", ha_postgres_args(config, endpoints["object-store"]),
+                                           runtime, depends_on=store_first)  # type: ignore[arg-type]
         workloads += postgres.workloads
         deployed["postgres"] = postgres
         internal["postgres"] = postgres.address
@@ -111,6 +121,20 @@ def ha_postgres_args(config: StackConfig, object_store: ObjectStoreEndpoint) -> 
         cnpg_chart_version=ha.cnpg_chart_version, barman_cloud_chart_version=ha.barman_cloud_chart_version,
         backups=object_store if ha.backups else None, backup_retention=ha.backup_retention,
         api_server_cidrs=tuple(ha.api_server_cidrs),
+        protect=config.size == "production", retain_on_delete=config.kubernetes.keep_data_on_destroy,
+    )
+
+
+def ha_object_store_args(config: StackConfig) -> HaObjectStoreArgs:
+    from components.kubernetes.sizing import preset
+
+    ha, store = config.self_hosted, config.object_storage
+    return HaObjectStoreArgs(
+        bucket=store.bucket or DEFAULT_BUCKET, plugin_bucket=store.plugin_bucket or DEFAULT_PLUGIN_BUCKET,
+        chart_version=ha.object_store_chart_version, zones=tuple(ha.object_store_zones),
+        volume_servers=ha.object_store_volume_servers, filers=ha.object_store_filers,
+        gateways=ha.object_store_gateways, storage=ha.object_store_volume_size,
+        require_zones=preset(config.size).spread == "zones", mirror=config.registry.mirror,
         protect=config.size == "production", retain_on_delete=config.kubernetes.keep_data_on_destroy,
     )
 

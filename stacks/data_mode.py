@@ -21,7 +21,7 @@ from stacks.rules import KeyedError
 
 OUTPUT = "selfHostedData"
 # The services `selfHosted.highAvailability` moves to a replicated engine.
-HA_SERVICES = ("postgres", "redis")
+HA_SERVICES = ("postgres", "redis", "object-store")
 SECTIONS = (("postgres", "postgres"), ("redis", "redis"), ("object-store", "object_storage"))
 
 

@@ -169,7 +169,11 @@ class SelfHostedSettings(Strict):
     confirm that the data was migrated (README: "HA self-hosted data"). `redisInstances`: Redis
     servers (a master and replicas), `redisSentinels`: Sentinel processes (an odd number; a majority
     decides a failover); `redisOperatorNamespace` / `redisOperatorChartVersion`: where and which
-    redis-operator chart is installed (with `installOperators`)."""
+    redis-operator chart is installed (with `installOperators`). The object store runs as distributed
+    SeaweedFS (its own Helm chart, `objectStoreChartVersion`, in Dify's namespace): 3 masters (Raft),
+    `objectStoreVolumeServers` volume servers, one group per zone of `objectStoreZones` with a copy of
+    every object in a second zone (without zones: on a second server), `objectStoreFilers` filers and
+    `objectStoreGateways` S3 gateways; `objectStoreVolumeSize`: each volume server's claim."""
 
     high_availability: bool = False
     install_operators: bool = True
@@ -188,6 +192,16 @@ class SelfHostedSettings(Strict):
     redis_sentinels: int = Field(default=3, ge=3, le=7, strict=True)
     redis_operator_namespace: Text = "redis-operator"
     redis_operator_chart_version: Text = "0.22.0"
+    object_store_chart_version: Text = "4.44.0"
+    # The zones (values of the nodes' topology.kubernetes.io/zone) the volume servers run in, one group
+    # each; two or more keep a copy of every object outside any one zone.
+    object_store_zones: list[Text] = Field(default_factory=list)
+    object_store_volume_servers: int = Field(default=3, ge=2, le=30, strict=True)
+    object_store_filers: int = Field(default=2, ge=2, le=9, strict=True)
+    object_store_gateways: int = Field(default=2, ge=2, le=20, strict=True)
+    # Each volume server's claim: fixed at install (a StatefulSet's claim template does not change), so
+    # not from `size`.
+    object_store_volume_size: Text = Field(default="50Gi", pattern=r"^[1-9][0-9]*(Mi|Gi|Ti)$")
     confirm_data_mode_switch: Optional[Literal["single-to-ha", "ha-to-single"]] = None
 
     @model_validator(mode="after")
@@ -196,6 +210,12 @@ class SelfHostedSettings(Strict):
             raise KeyedError("selfHosted.synchronousReplicas",
                              f"selfHosted.synchronousReplicas must be below selfHosted.postgresInstances "
                              f"({self.postgres_instances}): the primary is not its own standby")
+        if len(set(self.object_store_zones)) != len(self.object_store_zones):
+            raise KeyedError("selfHosted.objectStoreZones", "selfHosted.objectStoreZones lists a zone twice")
+        if self.object_store_zones and self.object_store_volume_servers < len(self.object_store_zones):
+            raise KeyedError("selfHosted.objectStoreVolumeServers",
+                             f"selfHosted.objectStoreVolumeServers must be at least the number of "
+                             f"selfHosted.objectStoreZones ({len(self.object_store_zones)}): one group per zone")
         if self.redis_sentinels % 2 == 0:
             raise KeyedError("selfHosted.redisSentinels",
                              f"selfHosted.redisSentinels must be odd (3, 5 or 7), not {self.redis_sentinels}: a "

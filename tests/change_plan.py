@@ -62,6 +62,7 @@ IMMUTABLE: dict[str, tuple[str, ...]] = {
     "alicloud:rds/rdsBackup:RdsBackup": ALL,
     "kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisReplication": ("metadata.name", "metadata.namespace"),
     "kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisSentinel": ("metadata.name", "metadata.namespace"),
+    "kubernetes:helm.sh/v3:Release": ("name", "namespace"),
 }
 # Types whose replacement or deletion would lose data (or the credential that opens it).
 STATEFUL = {
@@ -78,6 +79,8 @@ STATEFUL = {
     "aws:rds/snapshot:Snapshot", "alicloud:rds/rdsBackup:RdsBackup",
     # The operator's StatefulSet (and, without storage.keepAfterDelete, its claims) go with it.
     "kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisReplication",
+    # A chart's StatefulSets (distributed SeaweedFS) go with its release.
+    "kubernetes:helm.sh/v3:Release",
 }
 DATA_SERVICES = ("postgres", "redis", "object-store")
 # Generated tokens of the agent's services that hold nothing: when the agent is turned off they go with

@@ -7,22 +7,28 @@ the change plan and the guard against switching data modes unawares."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+import yaml
 
 from components import postgres_ha
 from stacks import budget, data_mode
 from stacks.config import StackConfig
 from tests.change_plan import cached_run, stateful_losses
-from tests.reachability import Address, Cluster, Pod
+from tests.reachability import Address, Cluster, Pod, _selects
 from tests.test_kubernetes import (
     assert_secrets_only_in_secrets, by_service, env_of, named, of_kind,
 )
 from tools.mocks import generated_passwords, is_secret, manifests, run_program
+from tools.mocks.program import generated_password
+from tools.mocks.wire import reveal
 from tools.mocks.program import Run
 
 HA = {"selfHosted": {"highAvailability": True}}
-PRODUCTION_HA = {"size": "production", "selfHosted": {"highAvailability": True},
-                 "kubernetes": {"namespace": "dify", "allowSelfHostedDataInProduction": True},
+ZONES = ["zone-a", "zone-b", "zone-c"]
+PRODUCTION_HA = {"size": "production", "selfHosted": {"highAvailability": True, "objectStoreZones": ZONES},
+                 "kubernetes": {"namespace": "dify"},
                  "postgres": {"maxConnections": 1000}}
 CNPG = "kubernetes:postgresql.cnpg.io/v1"
 OPSTREE = "kubernetes:redis.redis.opstreelabs.in/v1beta2"
@@ -46,7 +52,7 @@ def crs(run, kind: str) -> list[dict]:
 
 def test_the_operator_and_the_backup_plugin_come_from_their_pinned_charts():
     releases = {r.plain["chart"]: r for r in ha().of_type("kubernetes:helm.sh/v3:Release")
-                if r.plain["chart"] != "redis-operator"}
+                if r.plain["chart"] not in ("redis-operator", "seaweedfs")}
     assert set(releases) == {"cloudnative-pg", "plugin-barman-cloud"}
     cnpg, plugin = releases["cloudnative-pg"].plain, releases["plugin-barman-cloud"].plain
     assert (cnpg["version"], plugin["version"]) == ("0.29.0", "0.7.0")
@@ -62,7 +68,7 @@ def test_the_operator_and_the_backup_plugin_come_from_their_pinned_charts():
 
 def test_an_operator_the_cluster_runs_is_used_as_it_is():
     run = ha({"selfHosted": {"highAvailability": True, "installOperators": False, "operatorNamespace": "databases"}})
-    assert not run.of_type("kubernetes:helm.sh/v3:Release")
+    assert [r.plain["chart"] for r in run.of_type("kubernetes:helm.sh/v3:Release")] == ["seaweedfs"]
     ingress = named(run, "NetworkPolicy", "dify-postgres-instances-ingress")
     assert {"kubernetes.io/metadata.name": "databases"} in [
         p.get("namespaceSelector", {}).get("matchLabels") for rule in ingress["spec"]["ingress"] for p in rule["from"]]
@@ -118,9 +124,8 @@ def test_the_cluster_is_protected_in_production_and_kept_on_destroy():
     assert "spec.bootstrap" in dev.options["ignoreChanges"]
 
 
-def test_no_single_pod_postgres_runs_beside_it():
-    names = {m["metadata"]["name"] for m in of_kind(ha(), "StatefulSet")}
-    assert names == {"object-store"}
+def test_no_single_pod_data_service_runs_beside_them():
+    assert not of_kind(ha(), "StatefulSet")
 
 
 # -- the pooler and Dify's connection --------------------------------------------------------------
@@ -171,7 +176,7 @@ def test_wal_and_base_backups_go_to_the_object_store_through_the_plugin():
     assert store["apiVersion"] == "barmancloud.cnpg.io/v1" and store["spec"]["retentionPolicy"] == "30d"
     configuration = store["spec"]["configuration"]
     assert configuration["destinationPath"] == "s3://dify/postgres"
-    assert configuration["endpointURL"] == "http://object-store:8333"
+    assert configuration["endpointURL"] == "http://object-store-s3:8333"
     keys = configuration["s3Credentials"]
     secret = next(m for m in of_kind(run, "Secret") if m["metadata"]["name"] == keys["accessKeyId"]["name"])
     assert set(secret["stringData"]) == {"ACCESS_KEY_ID", "ACCESS_SECRET_KEY", "REGION"}
@@ -188,8 +193,8 @@ def test_backups_can_be_left_off():
     run = ha({"selfHosted": {"highAvailability": True, "backups": False}})
     assert "plugins" not in cr(run, "Cluster")["spec"]
     assert not crs(run, "ScheduledBackup")
-    assert {r.plain["chart"] for r in run.of_type("kubernetes:helm.sh/v3:Release")} == {"cloudnative-pg",
-                                                                                        "redis-operator"}
+    assert {r.plain["chart"] for r in run.of_type("kubernetes:helm.sh/v3:Release")} == {
+        "cloudnative-pg", "redis-operator", "seaweedfs"}
 
 
 # -- isolation ----------------------------------------------------------------------------------
@@ -208,7 +213,28 @@ def _pods(run):
                                    "cnpg.io/podRole": "instance", "cnpg.io/instanceRole": "replica"}, "10.244.1.4")
     pods["operator"] = Pod("cnpg-system", {"app.kubernetes.io/name": "cloudnative-pg"}, "10.244.2.2")
     pods["stranger"] = Pod("cnpg-system", {"app.kubernetes.io/name": "other"}, "10.244.2.3")
+    pods.update(seaweedfs_pods(run))
     return Cluster(objects), pods
+
+
+def seaweedfs_values(run) -> dict:
+    releases = [r for r in run.of_type("kubernetes:helm.sh/v3:Release") if r.plain["chart"] == "seaweedfs"]
+    return releases[0].plain["values"] if releases else {}
+
+
+def seaweedfs_pods(run) -> dict[str, Pod]:
+    """The pods the chart renders (its labels, and the values' extra pod labels), the S3 gateway as `object-store`."""
+    values = seaweedfs_values(run)
+    if not values:
+        return {}
+    base = {"app.kubernetes.io/name": "seaweedfs", "app.kubernetes.io/instance": "object-store"}
+    parts = {"object-store": "s3", "master": "master", "filer": "filer", "bucket-hook": "bucket-hook",
+             **{f"volume-{g}": f"volume-{g}" for g in values.get("volumes", {})}}
+    if values["volume"].get("enabled", True):
+        parts["volume"] = "volume"
+    return {name: Pod("dify", {**base, "app.kubernetes.io/component": part,
+                               **values.get(part, {}).get("podLabels", {})}, f"10.244.3.{i + 2}")
+            for i, (name, part) in enumerate(parts.items())}
 
 
 def test_dify_reaches_the_pooler_and_only_the_pooler_reaches_the_instances():
@@ -275,11 +301,11 @@ def _rejected(stack: str, overrides: dict) -> str:
     return str(raised.value)
 
 
-def test_production_with_ha_needs_the_switch_only_for_the_single_pods():
+def test_production_with_ha_needs_no_allowance_but_the_object_store_zones():
     message = _rejected("k8s", {"size": "production", **HA, "postgres": {"maxConnections": 1000}})
-    assert "objectStorage.mode" in message
-    assert "redis.mode" not in message and "postgres.mode" not in message
+    assert "selfHosted.objectStoreZones" in message and ".mode" not in message
     run = cached_run("k8s", PRODUCTION_HA)
+    assert "allowSelfHostedDataInProduction" not in str(PRODUCTION_HA)
     assert cr(run, "Cluster")["spec"]["instances"] == 3
 
 
@@ -312,7 +338,7 @@ def test_a_switch_from_single_pods_is_refused_unless_confirmed():
     assert "selfHosted.confirmDataModeSwitch single-to-ha" in str(raised.value)
     confirmed = {"selfHosted": {"highAvailability": True, "confirmDataModeSwitch": "single-to-ha"}}
     run = run_program("k8s", overrides=confirmed, previous_outputs=previous)
-    assert run.outputs["selfHostedData"] == {"postgres": "ha", "redis": "ha", "object-store": "single"}
+    assert run.outputs["selfHostedData"] == {"postgres": "ha", "redis": "ha", "object-store": "ha"}
 
 
 def test_a_deployment_from_before_the_modes_counts_as_single_pods():
@@ -334,7 +360,7 @@ def test_a_switch_back_to_a_single_pod_is_refused_unless_confirmed():
 
 
 def test_the_same_mode_again_and_a_new_stack_need_no_confirmation():
-    for previous in ({}, {"selfHostedData": {"postgres": "ha", "redis": "ha", "object-store": "single"}}):
+    for previous in ({}, {"selfHostedData": {"postgres": "ha", "redis": "ha", "object-store": "ha"}}):
         run = run_program("k8s", overrides=HA, previous_outputs=previous)
         assert run.outputs["selfHostedData"]["postgres"] == "ha"
 
@@ -572,7 +598,7 @@ def test_wrong_ha_redis_config_is_rejected_naming_the_key(overrides, key):
 
 
 def test_a_switch_of_redis_alone_is_guarded_too():
-    previous = {"selfHostedData": {"postgres": "ha", "redis": "single", "object-store": "single"}}
+    previous = {"selfHostedData": {"postgres": "ha", "redis": "single", "object-store": "ha"}}
     with pytest.raises(Exception) as raised:
         run_program("k8s", overrides=HA, previous_outputs=previous)
     assert "switches redis single -> ha" in str(raised.value)
@@ -587,3 +613,161 @@ def test_the_switch_to_ha_redis_would_lose_the_single_pod_and_upgrades_lose_noth
     lost = {name for _, name, _ in stateful_losses(cached_run("k8s", {}), ha())}
     assert "dify-k8s-redis" in lost
     assert not [loss for loss in stateful_losses(ha(), cached_run("k8s", PRODUCTION_HA)) if "redis" in loss[1]]
+
+
+# -- the object store: distributed SeaweedFS -------------------------------------------------------
+
+SEAWEEDFS_CLUSTER = ("master", "filer", "bucket-hook")
+OBJECT_STORE_USERS = {"api", "worker", "beat", "plugin-daemon", "api-websocket", "migrate", "restore-point"}
+
+
+def seaweedfs_release(run):
+    found = [r for r in run.of_type("kubernetes:helm.sh/v3:Release") if r.plain["chart"] == "seaweedfs"]
+    assert len(found) == 1
+    return found[0]
+
+
+def test_the_object_store_is_seaweedfss_own_chart_in_difys_namespace_with_the_servers_image():
+    release = seaweedfs_release(ha()).plain
+    assert (release["version"], release["repositoryOpts"]["repo"]) == ("4.44.0", "https://seaweedfs.github.io/seaweedfs/helm")
+    assert release["namespace"] == "dify" and release["name"] == "object-store"
+    values = release["values"]
+    assert values["global"]["seaweedfs"]["image"]["name"] + ":" + values["image"]["tag"] == "chrislusf/seaweedfs:4.47"
+    assert release["waitForJobs"] is True
+    seaweedfs = values["global"]["seaweedfs"]
+    assert seaweedfs["createClusterRole"] is False and seaweedfs["automountServiceAccountToken"] is False
+
+
+def test_three_raft_masters_filers_gateways_and_volume_servers_over_the_listed_zones():
+    values = seaweedfs_values(cached_run("k8s", PRODUCTION_HA))
+    assert values["master"]["replicas"] == 3 and values["filer"]["replicas"] == 2 and values["s3"]["replicas"] == 2
+    assert values["volume"]["enabled"] is False
+    groups = values["volumes"]
+    assert set(groups) == {"zone-a", "zone-b", "zone-c"}
+    for zone, group in groups.items():
+        assert group["rack"] == zone and group["replicas"] == 1
+        assert yaml.safe_load(group["nodeSelector"]) == {"topology.kubernetes.io/zone": zone}
+        assert group["dataDirs"][0]["type"] == "persistentVolumeClaim" and group["dataDirs"][0]["size"] == "50Gi"
+    # A second copy of every object on another rack (zone): the loss of one zone loses no object.
+    assert values["master"]["defaultReplication"] == "010"
+    assert values["global"]["seaweedfs"] == {**values["global"]["seaweedfs"], "enableReplication": True,
+                                             "replicationPlacement": "010"}
+    for part in ("master", "filer", "s3"):
+        spread = yaml.safe_load(values[part]["topologySpreadConstraints"])[0]
+        assert (spread["topologyKey"], spread["whenUnsatisfiable"]) == ("topology.kubernetes.io/zone", "DoNotSchedule")
+        apart = yaml.safe_load(values[part]["affinity"])["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert apart[0]["topologyKey"] == "kubernetes.io/hostname"
+        assert apart[0]["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == part
+    assert values["master"]["data"]["type"] == values["filer"]["data"]["type"] == "persistentVolumeClaim"
+    assert all(values[p]["logs"] == {"type": "emptyDir"} for p in ("master", "filer", "s3", "volume"))
+
+
+def test_without_zones_the_volume_servers_keep_a_copy_on_another_server():
+    values = seaweedfs_values(ha())
+    assert values["volume"]["replicas"] == 3 and not values.get("volumes")
+    assert values["master"]["defaultReplication"] == "001"
+    spread = yaml.safe_load(values["volume"]["topologySpreadConstraints"])[0]
+    assert spread["whenUnsatisfiable"] == "ScheduleAnyway"
+
+
+def test_more_volume_servers_than_zones_are_shared_out():
+    values = seaweedfs_values(ha({"selfHosted": {"highAvailability": True, "objectStoreZones": ["a", "b"],
+                                                 "objectStoreVolumeServers": 5}}))
+    assert {g: v["replicas"] for g, v in values["volumes"].items()} == {"a": 3, "b": 2}
+
+
+def test_one_pod_of_each_part_and_one_volume_server_at_a_time():
+    run = cached_run("k8s", PRODUCTION_HA)
+    budgets = {m["metadata"]["name"]: m["spec"] for m in of_kind(run, "PodDisruptionBudget")
+               if m["metadata"]["name"].startswith("object-store-")}
+    assert set(budgets) == {"object-store-master", "object-store-filer", "object-store-s3", "object-store-volume"}
+    assert all(b["maxUnavailable"] == 1 for b in budgets.values())
+    assert budgets["object-store-s3"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "s3"
+    volume = budgets["object-store-volume"]["selector"]["matchExpressions"][0]
+    assert sorted(volume["values"]) == ["volume-zone-a", "volume-zone-b", "volume-zone-c"]
+    pods = seaweedfs_pods(run)
+    for pod, budget in (("volume-zone-b", "object-store-volume"), ("object-store", "object-store-s3"),
+                        ("master", "object-store-master")):
+        assert {n for n, b in budgets.items() if _selects(b["selector"], pods[pod].labels)} == {budget}, pod
+
+
+def test_the_identity_comes_from_an_existing_secret_and_both_buckets_are_created():
+    run = ha()
+    values = seaweedfs_values(run)["s3"]
+    assert values["enableAuth"] is True and values["existingConfigSecret"] == "object-store-s3-config"
+    assert [b["name"] for b in values["createBuckets"]] == ["dify", "dify-plugins"]
+    secret = named(run, "Secret", "object-store-s3-config")
+    config = json.loads(reveal(secret["stringData"])["seaweedfs_s3_config"])
+    keys = {r.name: r for r in run.of_type("random:index/randomPassword:RandomPassword")}
+    credentials = config["identities"][0]["credentials"][0]
+    assert credentials == {"accessKey": generated_password("dify-k8s-object-store-access-key", 20),
+                           "secretKey": generated_password("dify-k8s-object-store-secret-key", 40)}
+    assert {"dify-k8s-object-store-access-key", "dify-k8s-object-store-secret-key"} <= set(keys)
+    assert_secrets_only_in_secrets(run, generated_passwords(run), must_reach=list(credentials.values()))
+
+
+def test_dify_and_the_backups_use_the_s3_gateway():
+    run = ha()
+    api = by_service(run)["api"]
+    env = env_of(api)
+    assert env["S3_ENDPOINT"]["value"] == "http://object-store-s3:8333"
+    store = next(m for m in manifests(run) if m["kind"] == "ObjectStore")
+    assert store["spec"]["configuration"]["endpointURL"] == "http://object-store-s3:8333"
+    point = next(r for r in run.of_type("kubernetes:batch/v1:Job") if "restore-point" in r.name)
+    assert seaweedfs_release(run).urn in point.dependency_urns, "the restore point uploads once the buckets exist"
+    cluster = run.named(f"{CNPG}:Cluster", "dify-k8s-postgres-cluster")
+    assert seaweedfs_release(run).urn in cluster.dependency_urns, "WAL archiving starts once the buckets exist"
+
+
+def test_object_store_clients_reach_the_gateway_only_and_seaweedfs_reaches_itself():
+    cluster, pods = _pods(ha())
+    servers = {"master", "filer", "bucket-hook", "volume"}
+    for name in set(pods) - servers - {"object-store", "instance", "replica", "pooler", "operator", "stranger"}:
+        assert cluster.allows(pods[name], pods["object-store"], 8333) == (name in OBJECT_STORE_USERS), name
+        for server, port in (("master", 9333), ("filer", 8888), ("volume", 8080)):
+            assert not cluster.allows(pods[name], pods[server], port), (name, server)
+    assert cluster.allows(pods["instance"], pods["object-store"], 8333)
+    assert not cluster.allows(pods["instance"], pods["filer"], 8888)
+    for a, b, port in (("object-store", "filer", 18888), ("object-store", "volume", 8080), ("volume", "master", 19333),
+                       ("master", "master", 19333), ("filer", "master", 9333), ("bucket-hook", "filer", 18888),
+                       ("master", "volume", 18080)):
+        assert cluster.allows(pods[a], pods[b], port), (a, b, port)
+    for a, b, port in (("master", "api", 5001), ("volume", "master", 22), ("stranger", "master", 9333),
+                       ("filer", "instance", 5432)):
+        assert not cluster.allows(pods[a], pods[b], port), (a, b, port)
+    assert not cluster.allows(pods["filer"], Address("93.184.216.34"), 443)
+
+
+def test_a_switch_of_the_object_store_alone_is_guarded_too():
+    previous = {"selfHostedData": {"postgres": "ha", "redis": "ha", "object-store": "single"}}
+    with pytest.raises(Exception) as raised:
+        run_program("k8s", overrides=HA, previous_outputs=previous)
+    assert "switches object-store single -> ha" in str(raised.value)
+    confirmed = {"selfHosted": {"highAvailability": True, "confirmDataModeSwitch": "single-to-ha"}}
+    assert run_program("k8s", overrides=confirmed, previous_outputs=previous).outputs["selfHostedData"][
+        "object-store"] == "ha"
+
+
+def test_the_switch_loses_the_single_pod_and_upgrades_and_size_changes_lose_nothing():
+    from components.dify.releases import LTS_VERSION
+
+    assert "dify-k8s-object-store" in {name for _, name, _ in stateful_losses(cached_run("k8s", {}), ha())}
+    production = cached_run("k8s", PRODUCTION_HA)
+    old = cached_run("k8s", {**HA, "dify": {"version": LTS_VERSION}})
+    for before, after in ((old, ha()), (ha(), ha({"size": "small"})), (ha({"size": "small"}), production)):
+        assert stateful_losses(before, after) == []
+        claims = [seaweedfs_values(r)["master"]["data"] for r in (before, after)]
+        assert claims[0] == claims[1]
+    assert seaweedfs_release(production).options["protect"] is True
+    assert seaweedfs_release(ha()).options["retainOnDelete"] is True
+
+
+@pytest.mark.parametrize(("overrides", "key"), [
+    ({"selfHosted": {"highAvailability": True, "objectStoreZones": ["a", "a"]}}, "selfHosted.objectStoreZones"),
+    ({"selfHosted": {"highAvailability": True, "objectStoreZones": ["a", "b", "c"], "objectStoreVolumeServers": 2}},
+     "selfHosted.objectStoreVolumeServers"),
+    ({"selfHosted": {"highAvailability": True, "objectStoreVolumeSize": "lots"}}, "selfHosted.objectStoreVolumeSize"),
+    ({"selfHosted": {"highAvailability": True, "objectStoreFilers": 1}}, "selfHosted.objectStoreFilers"),
+])
+def test_wrong_ha_object_store_config_is_rejected_naming_the_key(overrides, key):
+    assert key in _rejected("k8s", overrides)
