@@ -6,6 +6,7 @@ from components.restore_points import OUTPUT, RestorePoint, kept_points
 from stacks import last_update
 from stacks.config import StackConfig
 
+
 def planned(config: StackConfig, prefix: str) -> list[RestorePoint]:
     settings = config.restore_points
     previous = last_update.outputs().get(OUTPUT) or []

@@ -44,7 +44,6 @@ class AnalyticdbVectors(pulumi.ComponentResource):
                  whitelist: Sequence[pulumi.Input[str]], production: bool, max_connections: int,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("dify:alicloud:AnalyticdbVectors", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         self.instance = alicloud.gpdb.Instance(
             f"{name}-instance",
             description=cloud_name(name),

@@ -60,7 +60,6 @@ class OpenSearchDomain(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("dify:aws:OpenSearchDomain", name, None, opts)
         self.prefix = name
-        child = pulumi.ResourceOptions(parent=self)
         self.security_group = cluster_only_security_group(
             name, vpc_id=vpc_id, port=PORT, service="OpenSearch", client_security_group_id=client_security_group_id,
             parent=self)

@@ -35,7 +35,7 @@ from components.dify.environment import (
     vector_store_env,
 )
 from components.workload import (
-    ALL_DATA, APP_NET, DATA_NET, POSTGRES, SANDBOX_NET, VECTOR_STORE, Call, ConfigFile, HealthCheck, Port, PublishedPort,
+    ALL_DATA, APP_NET, DATA_NET, SANDBOX_NET, VECTOR_STORE, Call, ConfigFile, HealthCheck, Port, PublishedPort,
     QueueScaling, ServiceSpec, StateMount, curl_check,
 )
 from components.endpoints import DataEndpoints, PostgresEndpoint
