@@ -1,6 +1,8 @@
+import gc
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,36 @@ settings.register_profile("deep", max_examples=400, deadline=None, database=None
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tools.mocks.program import RUN_CACHE_ENV  # noqa: E402
+
+# A program run under mocks allocates some hundred thousand short-lived futures; at the collector's
+# default thresholds a third of each run went to walking the long-lived runs the modules keep.
+gc.set_threshold(100_000, 50, 100)
+
+
+def pytest_configure(config):
+    """One cache of finished program runs for the whole session, shared by the workers it starts."""
+    if not hasattr(config, "workerinput") and RUN_CACHE_ENV not in os.environ:
+        config.run_cache = tempfile.mkdtemp(prefix="dify-mock-runs-")
+        os.environ[RUN_CACHE_ENV] = config.run_cache
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "run_cache", None):
+        shutil.rmtree(config.run_cache, ignore_errors=True)
+        os.environ.pop(RUN_CACHE_ENV, None)
+
+
+@pytest.fixture(autouse=True)
+def _own_runs_under_patches(request):
+    """A test that patches the program's modules must see its own run, never one from the cache."""
+    if "monkeypatch" not in request.fixturenames:
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patches:
+        patches.delenv(RUN_CACHE_ENV, raising=False)
+        yield
 
 # Real programs some test modules drive as validators or stand-ins.
 TOOLS = {
