@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import re
 import sys
 from pathlib import Path
@@ -75,6 +76,24 @@ def _inputs(value: str) -> dict:
     return inputs
 
 
+class _ScrubbingFormatter(logging.Formatter):
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+        self.secrets = secrets
+
+    def format(self, record: logging.LogRecord) -> str:
+        from loadtest.report import scrub
+
+        return scrub(super().format(record), self.secrets)
+
+
+def _scrub_logs(secrets: list[str]) -> None:
+    """Locust logs a task's exceptions with their tracebacks: keep secrets out of them too."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_ScrubbingFormatter(secrets))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -104,11 +123,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if credentials.console and credentials.console.password:
         secrets.append(dify.encode_password(credentials.console.password))
 
+    _scrub_logs(secrets)
     summary, history, html = run.run(url, scenario.user_classes(credentials, args.query, inputs), load)
     summary = report.scrub(summary, secrets)
     meta = {"url": url, "preset": preset.name, "scenarios": credentials.scenarios(),
             "load": dataclasses.asdict(load), "targets": dataclasses.asdict(targets)}
-    checks = report.evaluate(summary, targets, credentials.scenarios())
+    checks = report.evaluate(summary, targets, credentials.scenarios(), load.duration_s)
     doc = report.document(meta, summary, history, checks)
     paths = report.write(args.out, doc, report.scrub(html, secrets), targets)
     print(report.scrub(report.text(meta, summary, checks), secrets))

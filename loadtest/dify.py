@@ -21,6 +21,7 @@ LOGIN = "/console/api/login"
 APPS = "/console/api/apps"
 DATASETS = "/console/api/datasets"
 PROFILE = "/console/api/account/profile"
+FIRST_PAGE = {"page": 1, "limit": 20}
 CHAT = "/v1/chat-messages"
 UPLOAD = "/v1/files/upload"
 

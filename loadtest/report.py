@@ -34,10 +34,16 @@ class Check:
         return f"{self.name} {self.actual:g} {self.unit} {sign} {self.limit:g} {self.unit}"
 
 
-def evaluate(summary: dict, targets: Targets, scenarios: Iterable[str]) -> list[Check]:
-    """One check per target that the scenarios exercise."""
+# gevent's timers may wake a little early
+RUN_TIME_SLACK_S = 0.5
+
+
+def evaluate(summary: dict, targets: Targets, scenarios: Iterable[str], duration_s: float) -> list[Check]:
+    """One check per target that the scenarios exercise, and that the load ran its whole time."""
     scenarios = set(scenarios)
     checks = [
+        Check("run time", summary["elapsed_s"], duration_s, "s", True,
+              summary["elapsed_s"] >= duration_s - RUN_TIME_SLACK_S),
         Check("throughput", summary["rps"], round(targets.min_rps, 2), "req/s", True,
               summary["rps"] >= targets.min_rps),
         Check("error rate", round(summary["error_rate"] * 100, 2), round(targets.max_error_rate * 100, 2), "%",

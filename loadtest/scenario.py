@@ -172,18 +172,17 @@ class ConsoleUser(_DifyUser):
         if csrf:
             self.client.headers[dify.CSRF_HEADER] = csrf
 
-    def _get(self, path: str, name: str, key: str) -> None:
-        with self.client.get(path, params={"page": 1, "limit": 20} if key == "data" else None,
-                             catch_response=True, name=name, timeout=TIMEOUT) as response:
+    def _get(self, path: str, name: str, key: str, params: Optional[dict] = None) -> None:
+        with self.client.get(path, params=params, catch_response=True, name=name, timeout=TIMEOUT) as response:
             _expect_json(response, (200,), key)
 
     @task(3)
     def apps(self) -> None:
-        self._get(dify.APPS, metrics.APPS, "data")
+        self._get(dify.APPS, metrics.APPS, "data", dify.FIRST_PAGE)
 
     @task(1)
     def datasets(self) -> None:
-        self._get(dify.DATASETS, metrics.DATASETS, "data")
+        self._get(dify.DATASETS, metrics.DATASETS, "data", dify.FIRST_PAGE)
 
     @task(1)
     def profile(self) -> None:
