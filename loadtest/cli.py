@@ -13,8 +13,9 @@ from typing import Optional, Sequence
 from urllib.parse import urlsplit
 
 from loadtest import credentials as creds
-from loadtest import dify
+from loadtest import report
 from loadtest.presets import PRESETS
+from loadtest.report import scrub
 
 DEFAULT_QUERY = "In one sentence, what is a load test?"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smh]?)$")
@@ -60,6 +61,9 @@ def base_url(url: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UsageError(f"url: {url!r} is not an http(s) URL; give the deployment's base URL, e.g. https://dify.example.com")
+    if parts.username or parts.password:
+        raise UsageError("url: remove the user and password from the URL (the report prints the URL); the load "
+                         "test authenticates with the DIFY_* variables")
     path = parts.path.rstrip("/")
     if path.endswith("/v1") or path.endswith("/console/api"):
         raise UsageError(f"url: give the deployment's base URL without {path!r}; the load test adds the API paths")
@@ -82,8 +86,6 @@ class _ScrubbingFormatter(logging.Formatter):
         self.secrets = secrets
 
     def format(self, record: logging.LogRecord) -> str:
-        from loadtest.report import scrub
-
         return scrub(super().format(record), self.secrets)
 
 
@@ -113,24 +115,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
 
     # Imported only now: Locust patches the standard library with gevent as it is imported.
-    from loadtest import report, run, scenario
+    from loadtest import run, scenario
 
     preset = PRESETS[args.preset]
     load = run.Load(users=args.users or preset.users, spawn_rate=args.spawn_rate or preset.spawn_rate,
                     duration_s=args.duration or preset.duration_s)
     targets = dataclasses.replace(preset.targets, min_rps=preset.targets.min_rps * load.users / preset.users)
     secrets = credentials.secrets()
-    if credentials.console and credentials.console.password:
-        secrets.append(dify.encode_password(credentials.console.password))
-
     _scrub_logs(secrets)
     summary, history, html = run.run(url, scenario.user_classes(credentials, args.query, inputs), load)
-    summary = report.scrub(summary, secrets)
+    summary = scrub(summary, secrets)
     meta = {"url": url, "preset": preset.name, "scenarios": credentials.scenarios(),
             "load": dataclasses.asdict(load), "targets": dataclasses.asdict(targets)}
     checks = report.evaluate(summary, targets, credentials.scenarios(), load.duration_s)
     doc = report.document(meta, summary, history, checks)
-    paths = report.write(args.out, doc, report.scrub(html, secrets), targets)
-    print(report.scrub(report.text(meta, summary, checks), secrets))
+    paths = report.write(args.out, doc, scrub(html, secrets), targets)
+    print(scrub(report.text(meta, summary, checks), secrets))
     print("\nReport: " + ", ".join(str(p) for p in paths.values()))
     return 0 if doc["passed"] else 1

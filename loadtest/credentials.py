@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
+from loadtest.dify import encode_password
+
 APP_KEY_ENV = "DIFY_APP_KEY"
 DATASET_KEY_ENV = "DIFY_DATASET_KEY"
 DATASET_ID_ENV = "DIFY_DATASET_ID"
@@ -46,10 +48,12 @@ class Credentials:
     console: Optional[Console] = None
 
     def secrets(self) -> list[str]:
-        """Every secret value, for scrubbing anything written out."""
+        """Every secret value (and the password as the login sends it), for scrubbing anything written out."""
         values = [self.app_key, self.dataset_key]
         if self.console:
-            values += [self.console.password, self.console.access_token, self.console.csrf_token]
+            values += [self.console.access_token, self.console.csrf_token]
+            if self.console.password:
+                values += [self.console.password, encode_password(self.console.password)]
         return [v for v in values if v]
 
     def scenarios(self) -> list[str]:

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request, stream_with_context
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from loadtest import credentials, dify, metrics
+from loadtest import cli, credentials, dify, metrics
 from loadtest.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +38,7 @@ SLOW_S = 1.2
 @dataclass
 class Behaviour:
     delay_s: float = 0.0
-    fail_every: int = 0  # every n-th request answers 500
+    fail_every: int = 0  # each endpoint's 1st, (n+1)-th, ... request fails: 500, or an error event in a chat
 
 
 class _Quiet(WSGIRequestHandler):
@@ -54,16 +54,17 @@ def standin(keys: dict, behaviour: Behaviour) -> Flask:
     """The endpoints the load test calls, with Dify's request and answer shapes."""
     app = Flask("dify-standin")
     # a signed-in browser's session, for runs given its tokens instead of a password
-    state = {"count": 0, "sessions": {keys["access_token"]: keys["csrf_token"]}}
+    state = {"counts": {}, "sessions": {keys["access_token"]: keys["csrf_token"]}}
     lock = threading.Lock()
 
     @app.before_request
     def inject():
         with lock:
-            state["count"] += 1
-            count = state["count"]
+            count = state["counts"].get(request.path, 0)
+            state["counts"][request.path] = count + 1
         time.sleep(behaviour.delay_s)
-        if behaviour.fail_every and count % behaviour.fail_every == 0:
+        g.fail = bool(behaviour.fail_every) and count % behaviour.fail_every == 0
+        if g.fail and request.path != dify.CHAT:
             return _error(500, "internal_server_error", "The server encountered an internal error.")
         return None
 
@@ -117,12 +118,17 @@ def standin(keys: dict, behaviour: Behaviour) -> Flask:
 
         def events():
             yield "event: ping\n\n"
+            if g.fail:  # a model's failure comes inside a 200 stream
+                error = {"event": "error", "status": 400, "code": "completion_request_error",
+                         "message": "[models] Rate Limit Error", **ids}
+                yield "data: " + json.dumps(error) + "\n\n"
+                return
             for word in ("A load test ", "puts traffic ", "on a system."):
                 yield "data: " + json.dumps({"event": "message", "answer": word, "created_at": 0, **ids}) + "\n\n"
             end = {"event": "message_end", "metadata": {"usage": {"total_tokens": 12}}, **ids}
             yield "data: " + json.dumps(end) + "\n\n"
 
-        return Response(events(), mimetype="text/event-stream")
+        return Response(stream_with_context(events()), mimetype="text/event-stream")
 
     @app.post(dify.UPLOAD)
     def upload():
@@ -245,8 +251,10 @@ def test_an_erroring_deployment_fails_on_the_error_rate(runs):
     assert run.returncode == 1, run.stdout + run.stderr
     assert any(reason.startswith("error rate") for reason in _failed(run)), _failed(run)
     summary = run.report["summary"]
-    assert summary["error_rate"] >= 0.25  # every second request fails; a few are in flight at the end
-    assert any("HTTP 500 internal_server_error" in e["error"] for e in summary["errors"])
+    assert summary["error_rate"] >= 0.5
+    errors = {e["name"]: e["error"] for e in summary["errors"]}
+    assert "HTTP 500 internal_server_error" in errors[metrics.RETRIEVE]
+    assert errors[metrics.CHAT] == "stream error event: completion_request_error [models] Rate Limit Error"
 
 
 def test_the_report_has_json_a_plot_and_locust_s_page(runs):
@@ -313,6 +321,20 @@ def test_this_module_leaves_the_standard_library_unpatched():
     check = "import sys, tests.test_loadtest; print(sorted({'gevent', 'locust'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", check], cwd=ROOT, text=True, capture_output=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+@pytest.mark.parametrize("url, base", [
+    ("https://dify.example.com/", "https://dify.example.com"),
+    ("http://10.0.0.5:8080/dify", "http://10.0.0.5:8080/dify"),
+])
+def test_the_url_is_the_deployment_s_base(url, base):
+    assert cli.base_url(url) == base
+
+
+@pytest.mark.parametrize("url", ["dify.example.com", "https://dify.example.com/v1", "https://u:p@dify.example.com"])
+def test_other_urls_are_refused(url):
+    with pytest.raises(cli.UsageError, match="url"):
+        cli.base_url(url)
 
 
 def test_sse_lines_give_the_json_events():
