@@ -34,6 +34,16 @@ class Check:
         return f"{self.name} {self.actual:g} {self.unit} {sign} {self.limit:g} {self.unit}"
 
 
+def _p95_limits(targets: Targets, scenarios: set[str]) -> dict[str, int]:
+    """Each p95 target the scenarios exercise, by group (metrics.GROUPS)."""
+    limits = {
+        "first_token": targets.p95_first_token_ms,
+        "service_api": targets.p95_service_api_ms,
+        "console": targets.p95_console_ms,
+    }
+    return {group: limit for group, limit in limits.items() if metrics.GROUP_SCENARIOS[group] & scenarios}
+
+
 # gevent's timers may wake a little early
 RUN_TIME_SLACK_S = 0.5
 
@@ -49,14 +59,7 @@ def evaluate(summary: dict, targets: Targets, scenarios: Iterable[str], duration
         Check("error rate", round(summary["error_rate"] * 100, 2), round(targets.max_error_rate * 100, 2), "%",
               False, summary["error_rate"] <= targets.max_error_rate),
     ]
-    limits = {
-        "first_token": targets.p95_first_token_ms,
-        "service_api": targets.p95_service_api_ms,
-        "console": targets.p95_console_ms,
-    }
-    for group, limit in limits.items():
-        if not metrics.GROUP_SCENARIOS[group] & scenarios:
-            continue
+    for group, limit in _p95_limits(targets, scenarios).items():
         measured = summary["groups"][group]
         p95 = measured["p95_ms"] if measured["successes"] else None
         checks.append(Check(metrics.GROUP_TITLES[group], p95, limit, "ms", False, p95 is not None and p95 <= limit))
@@ -78,6 +81,10 @@ def scrub(value, secrets: list[str]):
     return value
 
 
+def _ms(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
 def text(run: dict, summary: dict, checks: list[Check]) -> str:
     load = run["load"]
     lines = [
@@ -90,9 +97,8 @@ def text(run: dict, summary: dict, checks: list[Check]) -> str:
         f"  {'request':<36} {'type':<5} {'count':>7} {'fail':>6} {'median':>8} {'p95':>8} {'max':>8}",
     ]
     for e in summary["endpoints"]:
-        ms = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
         lines.append(f"  {e['name']:<36} {e['type']:<5} {e['requests']:>7} {e['failures']:>6} "
-                     f"{ms(e['median_ms']):>8} {ms(e['p95_ms']):>8} {ms(e['max_ms']):>8}")
+                     f"{_ms(e['median_ms']):>8} {_ms(e['p95_ms']):>8} {_ms(e['max_ms']):>8}")
     if summary["errors"]:
         lines += ["", "  failures:"]
         lines += [f"    {e['occurrences']:>6} x {e['name']}: {e['error']}" for e in summary["errors"][:10]]
@@ -124,11 +130,7 @@ def plot(history: list[dict], targets: Targets, scenarios: Iterable[str], path: 
     rate.axhline(targets.min_rps, linestyle="--", color="grey", label=f"target >= {targets.min_rps:g}")
     rate.set_ylabel("requests/s")
     rate.legend(loc="upper left")
-    limits = {"first_token": targets.p95_first_token_ms, "service_api": targets.p95_service_api_ms,
-              "console": targets.p95_console_ms}
-    for group, limit in limits.items():
-        if not metrics.GROUP_SCENARIOS[group] & scenarios:
-            continue
+    for group, limit in _p95_limits(targets, scenarios).items():
         line, = latency.plot(t, [row["p95_ms"][group] for row in history], marker=".",
                              label=metrics.GROUP_TITLES[group])
         latency.axhline(limit, linestyle="--", color=line.get_color(), alpha=0.6)
