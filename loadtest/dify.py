@@ -48,8 +48,11 @@ def login_body(email: str, password: str) -> dict:
     return {"email": email, "password": encode_password(password), "remember_me": False}
 
 
-def cookie_name(name: str, https: bool) -> str:
-    return SECURE_PREFIX + name if https else name
+def session_cookie(access_token: str, csrf_token: str) -> str:
+    """A `Cookie` header for a signed-in session, under both names: the api expects the `__Host-` ones when
+    its console URLs are HTTPS and no COOKIE_DOMAIN is set, the plain ones otherwise."""
+    pairs = [(ACCESS_COOKIE, access_token), (CSRF_COOKIE, csrf_token)]
+    return "; ".join(f"{prefix}{name}={value}" for prefix in ("", SECURE_PREFIX) for name, value in pairs)
 
 
 def csrf_from_cookies(cookies: Mapping[str, str]) -> Optional[str]:

@@ -148,11 +148,7 @@ class ConsoleUser(_DifyUser):
         if self.password is not None:
             self._login()
         else:
-            https = (self.host or "").startswith("https://")
-            self.client.headers["Cookie"] = (
-                f"{dify.cookie_name(dify.ACCESS_COOKIE, https)}={self.access_token}; "
-                f"{dify.cookie_name(dify.CSRF_COOKIE, https)}={self.csrf_token}"
-            )
+            self.client.headers["Cookie"] = dify.session_cookie(self.access_token, self.csrf_token)
             self.client.headers[dify.CSRF_HEADER] = self.csrf_token
 
     def _login(self) -> None:

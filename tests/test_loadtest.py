@@ -343,3 +343,8 @@ def test_sse_lines_give_the_json_events():
     events = list(dify.sse_events(lines))
     assert [e["event"] for e in events] == ["message", "message_end"]
     assert dify.is_token(events[0]) and not dify.is_token(events[1])
+
+
+def test_a_session_is_sent_under_both_cookie_names():
+    cookie = dify.session_cookie("at", "ct")
+    assert cookie.split("; ") == ["access_token=at", "csrf_token=ct", "__Host-access_token=at", "__Host-csrf_token=ct"]
