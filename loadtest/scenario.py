@@ -25,10 +25,10 @@ def _failure(response) -> str:
     """`HTTP <status> <code>: <message>` from a Dify error body, or the start of the body."""
     if not response.status_code:
         return f"no answer: {type(getattr(response, 'error', None)).__name__}"
-    try:
-        body = response.json()
-        detail = f"{body.get('code', '')}: {body.get('message', '')}" if isinstance(body, dict) else str(body)
-    except ValueError:
+    body = _json(response)
+    if isinstance(body, dict):
+        detail = f"{body.get('code', '')}: {body.get('message', '')}"
+    else:
         detail = (response.text or "")[:120]
     return f"HTTP {response.status_code} {detail}".strip()
 
@@ -56,10 +56,11 @@ class _DifyUser(HttpUser):
     abstract = True
     wait_time = between(1, 3)
 
-    def _timing(self, name: str, started: float, length: int = 0, exception: Optional[Exception] = None) -> None:
+    def _timing(self, name: str, started: float, length: int = 0) -> None:
+        """Records the time since `started` under `name`, as a timing inside a request (metrics.TIMING)."""
         self.environment.events.request.fire(
             request_type=metrics.TIMING, name=name, response_time=(time.perf_counter() - started) * 1000,
-            response_length=length, exception=exception, context={},
+            response_length=length, exception=None, context={},
         )
 
 
