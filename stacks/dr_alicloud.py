@@ -39,7 +39,8 @@ def deploy(config: StackConfig, *, name: str, storage: Optional[OssStorage], pos
         replica = OssReplica(f"{name}-files-replica", source=storage.bucket, source_versioning=storage.versioning,
                              options=options, redundancy_type="ZRS" if multi_zone else "LRS", production=production,
                              standby=standby)
-        outputs.update(replicaBucket=replica.name, replicaEndpoint=internal_endpoint(dr.standby_region))
+        outputs.update(replicaBucket=replica.name, replicaEndpoint=internal_endpoint(dr.standby_region),
+                       replicaPolicyName=replica.policy.policy_name)
     else:
         pulumi.log.warn("alicloud.dr: objectStorage.mode external is not replicated here; replicate that bucket "
                         "with its own tooling")
@@ -49,7 +50,10 @@ def deploy(config: StackConfig, *, name: str, storage: Optional[OssStorage], pos
         outputs.update(sourceDbInstanceId=postgres.instance.id, crossBackupRegion=policy.cross_backup_region,
                        backupRetentionDays=dr.backup_retention_days, logBackup=dr.log_backup,
                        dbEngineVersion=postgres.instance.engine_version, dbInstanceType=postgres.instance.instance_type,
-                       dbStorageGb=postgres.instance.instance_storage)
+                       dbStorageGb=postgres.instance.instance_storage, dbStorageType=ali.rds.storage_type,
+                       dbUser=config.postgres.user)
+    if config.domain and ali.dns_zone:
+        outputs.update(domain=config.domain, dnsZone=ali.dns_zone)
     else:
         pulumi.log.warn("alicloud.dr: postgres.mode external is not replicated here; replicate that server with "
                         "its own tooling")

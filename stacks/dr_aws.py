@@ -21,6 +21,7 @@ from components.aws.replication import ReplicationOptions, S3Replica
 from components.aws.sizing import PRESETS
 from components.aws.standby import StandbySite
 from components.aws.storage import S3Storage
+from stacks.budget import rds_max_connections
 from stacks.config import StackConfig
 from stacks.loader import ConfigError
 from stacks.settings_aws import AwsDrSettings
@@ -124,7 +125,10 @@ def deploy(config: StackConfig, *, name: str, account: str, partition: str, stor
     if postgres is not None and standby.backups is not None and standby.backup_key is not None:
         outputs.update(sourceDbInstanceArn=postgres.instance.arn, sourceDbInstanceIdentifier=postgres.instance.identifier,
                        backupReplicationArn=standby.backups.id, backupKmsKeyArn=standby.backup_key.arn,
-                       backupRetentionDays=retention, dbInstanceClass=postgres.instance.instance_class)
+                       backupRetentionDays=retention, dbInstanceClass=postgres.instance.instance_class,
+                       dbMaxConnections=rds_max_connections(
+                           settings.rds_instance_class or PRESETS[config.size].rds_instance_class),
+                       dbUser=config.postgres.user)
     site.outputs = outputs
     return site
 

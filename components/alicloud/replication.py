@@ -3,7 +3,8 @@ cross-region backups, both into the standby region.
 
 - The replica bucket: private like the source (ACL private, public access blocked, AES256), versioned
   as the source must then be (OSS replicates only between buckets of the same versioning state),
-  named after the source and the standby region.
+  named after the source and the standby region; a RAM policy reaching only the replica, for the
+  standby stack's AccessKey.
 - The replication rule copies objects that existed before it (historical replication) and every new
   write; deletions only with `replicate_deletes` (action ALL, else PUT). Replication Time Control
   (`time_control`) where the region pair offers it.
@@ -21,6 +22,7 @@ import pulumi
 from components.alicloud.sdk import alicloud
 
 from components.alicloud.common import cloud_name, stateful, tags
+from components.alicloud.storage import bucket_policy
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,13 @@ class OssReplica(pulumi.ComponentResource):
             historical_object_replication="enabled",
             rtc={"enabled": True} if options.time_control else None,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[source_versioning, versioning]))
+        # RAM is global: this policy (the replica and nothing else) outlives the primary region, for the
+        # AccessKey the failover runbook makes for the standby stack.
+        self.policy = alicloud.ram.Policy(
+            f"{name}-policy", policy_name=cloud_name(f"{name}-oss-bucket", 128),
+            policy_document=self.bucket.bucket.apply(bucket_policy),
+            description="Dify standby: read and write the replica of the Dify bucket",
+            opts=pulumi.ResourceOptions(parent=self))
         self.name: pulumi.Output[str] = self.bucket.bucket
         self.register_outputs({"bucket": self.name})
 
