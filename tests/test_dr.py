@@ -332,3 +332,38 @@ def test_the_json_the_runbook_hands_to_the_aws_cli_fits_the_operations():
     batch = json.loads(re.sub(r"\$\w+", "value", change))
     validate_parameters({"HostedZoneId": "Z1", "ChangeBatch": batch},
                         _service("route53").operation_model("ChangeResourceRecordSets").input_shape)
+
+
+def _keys_the_runbook_sets(script: str) -> set[str]:
+    text = (SCRIPTS / script).read_text()
+    keys = set(re.findall(r"^\s*set_config (?:\"?)([\w.]+)", text, re.M))
+    keys |= set(re.findall(r"--secret --path ([\w.]+)", text)) | set(re.findall(r"secret_config ([\w.]+)", text))
+    keys |= {k.split("[")[0] for k in re.findall(r'set_config "(aws\.\w+)\[', text)}
+    return keys - {"target", "\"$@\"", "$1"}
+
+
+def test_the_standby_stack_as_the_aws_runbook_configures_it_deploys():
+    """The keys failover_aws.sh sets, with values of their shape, on a prepared standby stack file."""
+    certificate = f"arn:aws:acm:us-west-2:{aws_mock.ACCOUNT}:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+    standby = {
+        "aws": {"region": "us-west-2", "vpcId": "vpc-0a1b2c3d4e5f60718", "certificateArn": certificate,
+                "privateSubnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
+                "publicSubnetIds": ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"]},
+        "postgres": {"mode": "external", "host": "dify-prod-postgres-rds-dr.c9akciq32.us-west-2.rds.amazonaws.com",
+                     "user": "dify", "sslMode": "require", "maxConnections": 1600, "password": "restored-Passw0rd"},
+        "objectStorage": {"mode": "external", "kind": "s3", "bucket": "dify-prod-files-replica-bucket-b06de43",
+                          "region": "us-west-2", "useWorkloadIdentity": True},
+        "redis": {"mode": "managed"},
+    }
+    given = {f"{section}.{key}" for section, values in standby.items() for key in values} - {
+        "aws.certificateArn"}
+    assert _keys_the_runbook_sets("failover_aws.sh") == given
+    run = run_program("prod", overrides=standby, secret_keys=("postgres",))
+    assert not run.of_type(T["rds"]) and not run.of_type(T["bucket"])
+    policies = {r.name: json.loads(r.plain["policy"]) for r in run.of_type(T["role_policy"])}
+    api = policies["dify-prod-dify-api-policy"]["Statement"]
+    assert {s["Resource"] for s in api} == {"arn:aws:s3:::dify-prod-files-replica-bucket-b06de43",
+                                            "arn:aws:s3:::dify-prod-files-replica-bucket-b06de43/*"}
+    assert [s["Action"] for s in policies["dify-prod-dify-startup-policy"]["Statement"]] == [["s3:ListBucket"]]
+    assert "restored-Passw0rd" not in json.dumps([r.plain for r in run.resources
+                                                  if r.typ != "kubernetes:core/v1:Secret"])
