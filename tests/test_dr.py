@@ -367,3 +367,17 @@ def test_the_standby_stack_as_the_aws_runbook_configures_it_deploys():
     assert [s["Action"] for s in policies["dify-prod-dify-startup-policy"]["Statement"]] == [["s3:ListBucket"]]
     assert "restored-Passw0rd" not in json.dumps([r.plain for r in run.resources
                                                   if r.typ != "kubernetes:core/v1:Secret"])
+
+
+def test_the_dr_runs_pass_every_policy_gate(aws_dr, ali_dr):
+    """The standby resources meet the policy pack's gates (protection, encryption, bucket guards...)."""
+    import pulumi
+
+    from tests.test_policy import all_violations
+
+    pulumi.runtime.set_all_config({f"{PROJECT}:size": "production"}, [])
+    try:
+        assert all_violations(aws_dr) == {}
+        assert all_violations(ali_dr) == {}
+    finally:
+        pulumi.runtime.set_all_config({}, [])
