@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from botocore.validate import validate_parameters
 
 from components.aws.failover import PING_PATH
 from tests.change_plan import cached_run, stateful_losses
-from tests.script_commands import aws_commands, problems, script_problems
+from tests.script_commands import aliyun_option_problems, aliyun_problems, aws_commands, problems, script_problems
 from tools.mocks import PROJECT, ROOT, generated_passwords, is_secret, run_program, stack_config
 from tools.mocks import alicloud as ali_mock
 from tools.mocks import aws as aws_mock
@@ -316,6 +317,29 @@ def test_every_aws_command_of_the_runbook_exists_with_its_options():
 def test_the_command_check_catches_mistakes(line, problem):
     command, = aws_commands(line + "\n")
     assert any(problem in p for p in problems(command)), problems(command)
+
+
+def test_every_aliyun_call_of_the_runbook_exists_with_its_parameters():
+    text = (SCRIPTS / "failover_alicloud.sh").read_text()
+    commands = aws_commands(text, "aliyun")
+    assert {c.words[1:3] for c in commands} >= {("rds", "CreateDdrInstance"), ("rds", "ResetAccountPassword"),
+                                                 ("ram", "CreateAccessKey"), ("alidns", "UpdateDomainRecord")}
+    assert [p for c in commands for p in aliyun_problems(c)] == []
+    # The restore's own options, kept in an array (a backup set, or a point in time).
+    arrays = re.findall(r"RESTORE=\((.*?)\)", text)
+    assert len(arrays) == 2
+    for array in arrays:
+        assert aliyun_option_problems("rds", "CreateDdrInstance", shlex.split(array), "RESTORE") == []
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    ("aliyun rds CreateDdrInstance --SourceDBInstanceId x", "no parameter --SourceDBInstanceId"),
+    ("aliyun rds CreateDDRInstance --SourceRegion x", "no such operation"),
+    ("aliyun rds ResetAccountPassword --AccountName", "needs a value"),
+])
+def test_the_aliyun_check_catches_mistakes(line, problem):
+    command, = aws_commands(line + "\n", "aliyun")
+    assert any(problem in p for p in aliyun_problems(command)), aliyun_problems(command)
 
 
 def _service(name: str):
