@@ -15,6 +15,7 @@ import pytest
 from botocore.validate import validate_parameters
 
 from components.aws.failover import PING_PATH
+from tests.captured import captured
 from tests.change_plan import cached_run, stateful_losses
 from tests.script_commands import aliyun_option_problems, aliyun_problems, aws_commands, problems, script_problems
 from tools.mocks import PROJECT, ROOT, generated_passwords, is_secret, run_program, stack_config
@@ -211,7 +212,7 @@ def test_no_secret_reaches_the_dr_resources_or_outputs(aws_dr, ali_dr):
 
 def test_turning_dr_on_replaces_nothing_stateful(aws_dr, ali_dr):
     for stack, run in (("prod", aws_dr), ("alicloud", ali_dr)):
-        before = cached_run(stack, {})
+        before = captured(stack)
         assert stateful_losses(before, run) == [], stack
 
 
