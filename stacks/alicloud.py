@@ -45,6 +45,7 @@ ALIBABA_SERVICES = "100.64.0.0/10"
 from stacks.loader import ConfigError
 from stacks import restore_points
 from stacks.settings_alicloud import LANDLOCK_IMAGE_TYPES, AlicloudSettings
+from stacks import dr_alicloud
 
 
 def check(config: StackConfig) -> None:
@@ -168,8 +169,10 @@ def deploy(config: StackConfig) -> dict[str, object]:
     else:
         redis_endpoint = external_redis(config.redis)
     bucket: pulumi.Input[Optional[str]] = None
+    storage: Optional[OssStorage] = None
     if config.object_storage.mode == "managed":
-        storage = OssStorage(f"{name}-files", ali.region, sizing, config.object_storage.bucket, opts=on_cloud)
+        storage = OssStorage(f"{name}-files", ali.region, sizing, config.object_storage.bucket,
+                             versioned=dr_alicloud.versioned(config, sizing.production), opts=on_cloud)
         store_endpoint = storage.endpoint
         bucket = storage.bucket.bucket
         internal["object-store"] = storage.endpoint_url
@@ -229,6 +232,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
                         "back up your server with its own tooling before changing dify.version")
     points = restore_points.planned(config, name) if postgres is not None else []
     backups = postgres.backups(points) if postgres is not None else []
+    disaster_recovery = dr_alicloud.deploy(config, name=name, storage=storage, postgres=postgres,
+                                           production=sizing.production, multi_zone=sizing.multi_zone_data)
 
     def data(runtime: KubernetesRuntime) -> DataServices:
         workloads: list[pulumi.Resource] = []
@@ -275,6 +280,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
         # The backup set of each restore point (`aliyun rds DescribeBackups --BackupId`), for a roll-back.
         "restorePoints": [{**p.output(), "backupId": b.backup_id} for p, b in zip(points, backups)],
     }
+    if disaster_recovery is not None:
+        result["disasterRecovery"] = disaster_recovery
     if alarms is not None:
         result["alarmContactGroup"] = alarms.group.alarm_contact_group_name
     if config.domain and ali.dns_zone:

@@ -43,6 +43,9 @@ from components.workload import OBJECT_STORE, POSTGRES, REDIS, VECTOR_STORE
 from stacks.loader import ConfigError
 from stacks import restore_points
 from stacks.settings_aws import AwsSettings
+from stacks import dr_aws
+from components.aws import iam
+from components.aws.storage import probe_statements, workload_statements
 
 # IRSA role -> the workloads whose service accounts it trusts: the api's reads and writes the bucket,
 # the plugin daemon's likewise but apart from the api's, and beat's and the migration's may only
@@ -114,6 +117,7 @@ def check(config: StackConfig) -> None:
     if not nodes.min_size <= nodes.desired_size <= nodes.max_size:
         problems.append(f"aws.nodeMinSize/nodeDesiredSize/nodeMaxSize: with size {config.size}'s defaults they "
                         f"give {nodes.min_size}/{nodes.desired_size}/{nodes.max_size}; min <= desired <= max must hold")
+    problems += dr_aws.problems(config)
     if problems:
         project = pulumi.get_project()
         raise ConfigError("invalid stack configuration:\n  - " + "\n  - ".join(f"{project}:{p}" for p in problems))
@@ -213,7 +217,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
     storage: Optional[S3Storage] = None
     if config.object_storage.mode == "managed":
         storage = S3Storage(f"{name}-files", region=settings.region, production=production,
-                            bucket_name=config.object_storage.bucket, opts=on_cloud)
+                            bucket_name=config.object_storage.bucket, versioned=dr_aws.versioned(config, production),
+                            opts=on_cloud)
         store_endpoint = storage.endpoint
     else:
         store_endpoint = external_object_store(config.object_storage)
@@ -247,18 +252,25 @@ def deploy(config: StackConfig) -> dict[str, object]:
         },
     )
 
+    disaster_recovery = dr_aws.deploy(config, name=name, account=identity.account_id, partition=partition,
+                                      storage=storage, postgres=postgres, production=production)
+
     namespace = config.kubernetes.namespace
     roles: dict[str, aws.iam.Role] = {}
+    bucket_policies = external_bucket_policies(config, partition)
     if storage is not None:
+        bucket_policies = (storage.workload_policy, storage.probe_policy)
+    if bucket_policies is not None:
+        workload_policy, probe_policy = bucket_policies
         roles = {
             "dify-api": cluster.workload_role(f"{name}-dify-api", namespace, ROLES["dify-api"],
-                                              storage.workload_policy,
+                                              workload_policy,
                                               description="Dify api, worker, websocket: the Dify bucket"),
             "dify-plugin-daemon": cluster.workload_role(
-                f"{name}-dify-plugin-daemon", namespace, ROLES["dify-plugin-daemon"], storage.workload_policy,
+                f"{name}-dify-plugin-daemon", namespace, ROLES["dify-plugin-daemon"], workload_policy,
                 description="Dify plugin daemon: the Dify bucket"),
             "dify-startup": cluster.workload_role(f"{name}-dify-startup", namespace, ROLES["dify-startup"],
-                                                  storage.probe_policy,
+                                                  probe_policy,
                                                   description="Dify beat and migration: HeadBucket at start"),
         }
     if vectors is not None:
@@ -295,7 +307,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
         certificate_arn = ValidatedCertificate(f"{name}-tls", config.domain, zone.zone_id, opts=on_cloud).arn
     if certificate_arn is None:
         pulumi.log.warn("no aws.hostedZone or aws.certificateArn: the ALB serves plain HTTP")
-    entry = alb_entry(certificate_arn, config.domain, settings.load_balancer_internal,
+    entry = alb_entry(certificate_arn, dr_aws.ingress_host(config), settings.load_balancer_internal,
                       settings.load_balancer_source_ranges, HEALTH_PATH)
     outputs = deploy_on_cluster(config, app_provider, entry=entry, data=data, name=name,
                                 identities={w: {"eks.amazonaws.com/role-arn": roles[r].arn}
@@ -329,9 +341,16 @@ def deploy(config: StackConfig) -> dict[str, object]:
         result["alarmTopicArn"] = monitoring.topic.arn
     if zone is not None and config.domain:
         alb_zone = aws.lb.get_hosted_zone_id(load_balancer_type="application", region=settings.region, opts=invoke)
-        record = alias_record(f"{name}-dns", config.domain, zone.zone_id, hostname, alb_zone.id,  # type: ignore[arg-type]
-                              opts=on_cloud)
+        if disaster_recovery is not None and disaster_recovery.settings.failover_records:
+            record = dr_aws.dns(disaster_recovery, name=f"{name}-dns", domain=config.domain, zone_id=zone.zone_id,
+                                load_balancer_hostname=hostname, load_balancer_zone_id=alb_zone.id,  # type: ignore[arg-type]
+                                https=certificate_arn is not None, invoke=invoke, opts=on_cloud)
+        else:
+            record = alias_record(f"{name}-dns", config.domain, zone.zone_id, hostname, alb_zone.id,  # type: ignore[arg-type]
+                                  opts=on_cloud)
         result["dnsRecord"] = record.fqdn
+    if disaster_recovery is not None:
+        result["disasterRecovery"] = disaster_recovery.outputs
     return result
 
 
@@ -371,3 +390,14 @@ def monitor(config: StackConfig, name: str, cluster: EksCluster, postgres: Optio
         alb=AlbTargets(namespace=config.kubernetes.namespace, ingress=ENTRY_WORKLOAD, service=ENTRY_WORKLOAD,
                        port="http"),
         cluster_name=cluster.name, alb_ready=entry_address, opensearch=opensearch, opts=opts)
+
+
+def external_bucket_policies(config: StackConfig, partition: str) -> Optional[tuple[str, str]]:
+    """An existing S3 bucket reached through IRSA (objectStorage external, kind s3, useWorkloadIdentity), e.g.
+    the standby stack on a replica: the same two policies as for the bucket made here."""
+    store = config.object_storage
+    if store.mode != "external" or store.kind != "s3" or not store.use_workload_identity or not store.bucket:
+        return None
+    arns = [f"arn:{partition}:s3:::{b}" for b in dict.fromkeys([store.bucket, store.plugin_bucket or store.bucket])]
+    return (iam.document([s for arn in arns for s in workload_statements(arn)]),
+            iam.document([s for arn in arns for s in probe_statements(arn)]))

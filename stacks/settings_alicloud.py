@@ -182,6 +182,37 @@ LANDLOCK_IMAGE_TYPES = ("Ubuntu", "AliyunLinux4", "AliyunLinux4Arm64", "AliyunLi
                         "AliyunLinux4ContainerOptimizedArm64", "AliyunLinux4Security")
 
 
+class AlicloudDrSettings(Strict):
+    """Disaster recovery into `standbyRegion`: OSS Cross-Region Replication of the bucket (existing objects
+    too) and RDS cross-region backups (full backups and, with `logBackup`, the logs for point-in-time
+    restores) kept there."""
+
+    standby_region: str
+    # OSS Replication Time Control: most objects within seconds, 99.99% within 10 minutes; only between the
+    # region pairs OSS lists for RTC, billed per GB.
+    replication_time_control: bool = False
+    # Deletions follow to the replica (OSS action ALL); off (PUT) keeps a copy of what is deleted by mistake.
+    replicate_deletes: bool = False
+    # Days the cross-region backup sets are kept (7 to 1825); they outlive the instance.
+    backup_retention_days: int = Field(default=7, ge=7, le=1825)
+    # Cross-region log backups: restore to a point in time, not only to the last full backup.
+    log_backup: bool = True
+
+    @field_validator("standby_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        return alicloud_region(value)
+
+
+def alicloud_region(value: str) -> str:
+    zone = _ZONE.match(value)
+    if zone:
+        raise ValueError(f"{value} is a zone ID; the region is {zone.group(1)}")
+    if not _REGION.match(value):
+        raise ValueError("give an Alibaba Cloud region ID such as cn-hangzhou or ap-southeast-1")
+    return value
+
+
 class AlicloudSettings(Strict):
     region: str = "cn-hangzhou"
     # Two zones; empty picks the region's first two zones that can host vSwitches.
@@ -217,6 +248,8 @@ class AlicloudSettings(Strict):
     load_balancer_spec: str = "slb.s2.small"
     # A format check per product family; the catalogs of classes change too often to list.
     dns_zone: Optional[str] = None
+    # Disaster recovery in a second region (off without it).
+    dr: Optional[AlicloudDrSettings] = None
 
     @field_validator("region")
     @classmethod
@@ -303,6 +336,10 @@ class AlicloudSettings(Strict):
             raise KeyedError("alicloud.certificateId",
                              f"the certificate is uploaded in {cert_region.group(1)}, the load balancer is in "
                              f"{self.region}; upload it to {self.region}")
+        if self.dr is not None and self.dr.standby_region == self.region:
+            raise KeyedError("alicloud.dr.standbyRegion",
+                             f"the standby region must differ from alicloud.region ({self.region}): a region outage "
+                             "takes both down otherwise; pick another, e.g. cn-shanghai for cn-hangzhou")
         vpc = _cidr(self.vpc_cidr, "vpcCidr")
         service = _cidr(self.service_cidr, "serviceCidr")
         if not 16 <= service.prefixlen <= 24:

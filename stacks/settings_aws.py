@@ -41,6 +41,83 @@ class PullThroughCacheSettings(Strict):
         return value
 
 
+class AwsDrSettings(Strict):
+    """Disaster recovery into `standbyRegion`: the bucket replicated there (S3 Cross-Region Replication,
+    SSE-KMS with a key of that region), RDS automated backups replicated there, a standby network ready
+    for the restore, and (with `failoverRecords`) Route 53 failover from the primary to the standby."""
+
+    standby_region: str
+    # A new VPC in the standby region (subnets, one NAT gateway): where the database is restored and the
+    # standby stack runs. Must not overlap aws.vpcCidr, so the two can be peered.
+    standby_vpc_cidr: str = "10.1.0.0/16"
+    # S3 Replication Time Control (99.99% of objects within 15 minutes, with metrics); default: on in production.
+    replication_time_control: Optional[bool] = None
+    # Deletions (delete markers) follow to the replica; off keeps a copy of what is deleted by mistake.
+    replicate_deletes: bool = False
+    # Days the replica keeps versions that were overwritten (or, with replicateDeletes, deleted).
+    replica_noncurrent_days: int = Field(default=30, ge=1, le=3650)
+    # Days the replicated automated backups are kept in the standby region; default: aws.backupRetentionDays.
+    backup_retention_days: Optional[int] = Field(default=None, ge=1, le=35)
+    failover_records: bool = False
+    # Where the SECONDARY record points: the standby ALB's name, or a name in aws.hostedZone.
+    standby_hostname: Optional[str] = None
+
+    @field_validator("standby_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        return aws_region(value)
+
+    @field_validator("standby_vpc_cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        return vpc_cidr(value)
+
+    @field_validator("standby_hostname")
+    @classmethod
+    def _hostname(cls, value: Optional[str]) -> Optional[str]:
+        return None if value is None else rules.hostname(value.strip().lower().rstrip("."), allow_ip=False)
+
+    @model_validator(mode="after")
+    def _failover(self) -> "AwsDrSettings":
+        if self.failover_records and self.standby_hostname is None:
+            raise KeyedError("aws.dr.standbyHostname",
+                             "aws.dr.failoverRecords needs aws.dr.standbyHostname: the standby ALB's DNS name "
+                             "(<name>.<standbyRegion>.elb.amazonaws.com) or a name in aws.hostedZone that you point "
+                             "at it")
+        if self.standby_hostname is not None and not self.failover_records:
+            raise KeyedError("aws.dr.standbyHostname", "aws.dr.standbyHostname is read only with "
+                             "aws.dr.failoverRecords true; set that too, or remove aws.dr.standbyHostname")
+        return self
+
+    @property
+    def standby_is_load_balancer(self) -> bool:
+        return (self.standby_hostname or "").endswith(f".{self.standby_region}.elb.amazonaws.com")
+
+
+def aws_region(value: str) -> str:
+    if re.match(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d[a-z]$", value):
+        raise ValueError(f"{value} is an availability zone; the region is {value[:-1]}")
+    if re.match(r"^[a-z]{3,4}\d-az\d+$", value):
+        raise ValueError(f"{value} is an availability zone ID; give the region, such as us-east-1")
+    if not _REGION.match(value):
+        raise ValueError(f"{value!r} is not an AWS region such as us-east-1 or eu-central-1")
+    return value
+
+
+def vpc_cidr(value: str) -> str:
+    try:
+        network = ipaddress.ip_network(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a CIDR such as 10.0.0.0/16") from None
+    if network.version != 4 or not 16 <= network.prefixlen <= 20:
+        raise ValueError("give an IPv4 CIDR between /16 and /20, e.g. 10.0.0.0/16")
+    if not (rules.is_rfc1918(network) or network.subnet_of(ipaddress.ip_network("100.64.0.0/10"))
+            or network.is_global):
+        raise ValueError(f"{network} is a reserved range (loopback, link-local, multicast or similar) that a VPC "
+                         "cannot use; give a private range such as 10.0.0.0/16")
+    return value
+
+
 class AwsSettings(Strict):
     region: str = "us-east-1"
     availability_zones: int = Field(default=3, ge=2, le=3)
@@ -76,32 +153,18 @@ class AwsSettings(Strict):
     load_balancer_source_ranges: list[str] = Field(default_factory=list)
     # Registry.
     pull_through_cache: Optional[PullThroughCacheSettings] = None
+    # Disaster recovery in a second region (off without it).
+    dr: Optional[AwsDrSettings] = None
 
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
-        if re.match(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d[a-z]$", value):
-            raise ValueError(f"{value} is an availability zone; the region is {value[:-1]}")
-        if re.match(r"^[a-z]{3,4}\d-az\d+$", value):
-            raise ValueError(f"{value} is an availability zone ID; give the region, such as us-east-1")
-        if not _REGION.match(value):
-            raise ValueError(f"{value!r} is not an AWS region such as us-east-1 or eu-central-1")
-        return value
+        return aws_region(value)
 
     @field_validator("vpc_cidr")
     @classmethod
     def _vpc_cidr(cls, value: str) -> str:
-        try:
-            network = ipaddress.ip_network(value)
-        except ValueError:
-            raise ValueError(f"{value!r} is not a CIDR such as 10.0.0.0/16") from None
-        if network.version != 4 or not 16 <= network.prefixlen <= 20:
-            raise ValueError("give an IPv4 CIDR between /16 and /20, e.g. 10.0.0.0/16")
-        if not (rules.is_rfc1918(network) or network.subnet_of(ipaddress.ip_network("100.64.0.0/10"))
-                or network.is_global):
-            raise ValueError(f"{network} is a reserved range (loopback, link-local, multicast or similar) that a VPC "
-                             "cannot use; give a private range such as 10.0.0.0/16")
-        return value
+        return vpc_cidr(value)
 
     @field_validator("load_balancer_source_ranges")
     @classmethod
@@ -248,7 +311,19 @@ class AwsSettings(Strict):
                              f"the certificate is in {self.certificate_arn.split(':')[3]}, the load balancer in "
                              f"{self.region}; ACM certificates serve only their own region: import or issue it in "
                              f"{self.region}")
+        if self.dr is not None:
+            self._dr_fits(self.dr)
         return self
+
+    def _dr_fits(self, dr: AwsDrSettings) -> None:
+        if dr.standby_region == self.region:
+            raise KeyedError("aws.dr.standbyRegion",
+                             f"the standby region must differ from aws.region ({self.region}): a region outage takes "
+                             "both down otherwise; pick another region, e.g. us-west-2 for us-east-1")
+        if self.vpc_id is None and ipaddress.ip_network(dr.standby_vpc_cidr).overlaps(ipaddress.ip_network(self.vpc_cidr)):
+            raise KeyedError("aws.dr.standbyVpcCidr",
+                             f"{dr.standby_vpc_cidr} overlaps aws.vpcCidr {self.vpc_cidr}; give a range apart from it "
+                             "(e.g. 10.1.0.0/16), so the two VPCs can be peered")
 
     @property
     def existing_vpc(self) -> bool:

@@ -1,7 +1,8 @@
 """OSS for Dify's files and the plugin daemon's packages.
 
 One private bucket: ACL private, public access blocked, server-side encryption (AES256 by
-default, KMS when a key is given), versioning and zone-redundant storage in production.
+default, KMS when a key is given), versioning and zone-redundant storage in production (versioning
+also when the bucket is replicated, alicloud.dr).
 
 Credentials: Dify's api (`oss2.Auth`/`AuthV4` with ALIYUN_OSS_ACCESS_KEY / _SECRET_KEY) and the
 plugin daemon (dify-cloud-kit's `oss.New(endpoint, key, secret)`) read static AccessKeys only;
@@ -50,7 +51,7 @@ def bucket_policy(bucket: str) -> str:
 
 class OssStorage(pulumi.ComponentResource):
     def __init__(self, name: str, region: str, sizing: Sizing, bucket_name: Optional[str] = None,
-                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+                 versioned: Optional[bool] = None, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("dify:alicloud:OssStorage", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         if bucket_name is None:
@@ -69,9 +70,11 @@ class OssStorage(pulumi.ComponentResource):
                                              block_public_access=True, opts=on_bucket)
         alicloud.oss.BucketServerSideEncryption(f"{name}-encryption", bucket=self.bucket.bucket,
                                                 sse_algorithm="AES256", opts=on_bucket)
-        if sizing.production:
-            alicloud.oss.BucketVersioning(f"{name}-versioning", bucket=self.bucket.bucket, status="Enabled",
-                                          opts=on_bucket)
+        # Versioning: in production, and when the bucket is replicated (both ends must match).
+        self.versioning: Optional[alicloud.oss.BucketVersioning] = None
+        if sizing.production if versioned is None else versioned:
+            self.versioning = alicloud.oss.BucketVersioning(f"{name}-versioning", bucket=self.bucket.bucket,
+                                                            status="Enabled", opts=on_bucket)
 
         policy = alicloud.ram.Policy(
             f"{name}-policy", policy_name=cloud_name(f"{name}-oss-bucket", 128),

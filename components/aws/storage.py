@@ -1,7 +1,8 @@
 """S3 for Dify's files and the plugin daemon's packages (one bucket; their key prefixes differ).
 
 Private: all public access blocked, objects owned by the bucket owner (ACLs off), SSE-KMS with an S3
-bucket key, requests without TLS denied, versioning (with old versions expiring) in production,
+bucket key, requests without TLS denied, versioning (with old versions expiring) in production and when
+the bucket is replicated (aws.dr),
 `protect` in production. Dify's pods reach it through their IRSA role (S3_USE_AWS_MANAGED_IAM):
 `workload_statements` grants that role this bucket and nothing else; no static key exists.
 """
@@ -42,7 +43,7 @@ def tls_only_policy(bucket_arn: str) -> str:
 
 class S3Storage(pulumi.ComponentResource):
     def __init__(self, name: str, *, region: str, production: bool, bucket_name: Optional[str] = None,
-                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+                 versioned: Optional[bool] = None, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("dify:aws:S3Storage", name, None, opts)
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
@@ -63,9 +64,12 @@ class S3Storage(pulumi.ComponentResource):
             opts=on_bucket)
         aws.s3.BucketPolicy(f"{name}-tls-only", bucket=self.bucket.id, policy=self.bucket.arn.apply(tls_only_policy),
                             opts=pulumi.ResourceOptions(parent=self.bucket, depends_on=[block]))
-        if production:
-            versioning = aws.s3.BucketVersioning(f"{name}-versioning", bucket=self.bucket.id,
-                                                 versioning_configuration={"status": "Enabled"}, opts=on_bucket)
+        # Versioning: in production, and wherever the bucket is replicated (S3 requires it).
+        self.versioning: Optional[aws.s3.BucketVersioning] = None
+        if production if versioned is None else versioned:
+            versioning = self.versioning = aws.s3.BucketVersioning(
+                f"{name}-versioning", bucket=self.bucket.id, versioning_configuration={"status": "Enabled"},
+                opts=on_bucket)
             aws.s3.BucketLifecycleConfiguration(
                 f"{name}-lifecycle", bucket=self.bucket.id,
                 rules=[{"id": "expire-old-versions", "status": "Enabled", "filter": {},
