@@ -109,7 +109,7 @@ def _dns_server():
 
 
 def _uploads(container) -> dict[str, str]:
-    return {u["file"]: u["content"] for u in container.inputs.get("uploads") or []}
+    return {u["file"]: u["content"] for u in container.plain.get("uploads") or []}
 
 
 class Host:
