@@ -350,21 +350,6 @@ def _require_external(settings: BaseModel, section: str, fields: tuple[str, ...]
                                 f"Set it with `pulumi config set{secret} --path {first} <value>`")
 
 
-class TlsSettings(Strict):
-    """A certificate for nginx: PEM chain and key, both set with `pulumi config set --secret`."""
-
-    certificate: SecretStr
-    key: SecretStr
-
-    @model_validator(mode="after")
-    def _pem(self) -> "TlsSettings":
-        if "BEGIN CERTIFICATE" not in self.certificate.get_secret_value():
-            raise KeyedError("docker.tls.certificate", "docker.tls.certificate must be a PEM certificate chain")
-        if "PRIVATE KEY" not in self.key.get_secret_value():
-            raise KeyedError("docker.tls.key", "docker.tls.key must be a PEM private key")
-        return self
-
-
 _DOCKER_HOST = re.compile(r"^(unix|tcp|ssh|npipe)://(.+)$")
 
 
@@ -436,8 +421,12 @@ class DockerSettings(Strict):
         return "localhost"
 
 
-class KubernetesTlsSettings(TlsSettings):
-    """A certificate served by nginx (entry loadBalancer) or by the Ingress (entry ingress)."""
+class KubernetesTlsSettings(Strict):
+    """A certificate served by nginx (entry loadBalancer) or by the Ingress (entry ingress): PEM chain and key,
+    both set with `pulumi config set --secret`."""
+
+    certificate: SecretStr
+    key: SecretStr
 
     @model_validator(mode="after")
     def _pem(self) -> "KubernetesTlsSettings":
