@@ -297,6 +297,7 @@ def test_certbot_obtains_and_renews_the_certificate_nginx_serves(tmp_path):
 
             assert "not yet due for renewal" in check()  # twice a day, nothing happens until it is due
             assert _served_certificate(ports["https"]) == _leaf(lineage / "cert.pem")
+            _the_loop_checks_then_waits_half_a_day_and_stops_on_term(renew, env, tmp_path)
 
             # 62 days on (60 into Let's Encrypt's 90), the CA's renewal window has begun.
             check("faketime", "-f", "+62d")
@@ -304,3 +305,28 @@ def test_certbot_obtains_and_renews_the_certificate_nginx_serves(tmp_path):
             assert renewed.serial_number != issued.serial_number
             _wait_until_served(ports["https"], _leaf(lineage / "cert.pem"), "renewed certificate")
             assert "nginx reloaded" in (tmp_path / "reload.log").read_text()
+
+
+def _the_loop_checks_then_waits_half_a_day_and_stops_on_term(renew: list[str], env: dict, tmp_path: Path) -> None:
+    """The container's own command (no `once`): a check, then a pause of 12 hours; `docker stop` ends it."""
+    shims = tmp_path / "loop-bin"
+    shims.mkdir()
+    pauses = tmp_path / "pauses"
+    (shims / "sleep").write_text(f"#!/bin/sh\necho \"$1\" >> {pauses}\nexec /bin/sleep 30\n")
+    (shims / "sleep").chmod(0o755)
+    loop = subprocess.Popen(renew, env={**env, "PATH": f"{shims}:{env['PATH']}"}, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not pauses.exists():
+            assert time.monotonic() < deadline and loop.poll() is None, "the loop never paused"
+            time.sleep(0.2)
+        assert pauses.read_text().split() == [str(acme.CHECK_EVERY_S)]
+        loop.send_signal(signal.SIGTERM)
+        assert loop.wait(timeout=10) == 0
+    finally:
+        try:
+            os.killpg(loop.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        loop.wait(timeout=10)
