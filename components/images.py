@@ -17,6 +17,9 @@ NGINX_EXPORTER = "nginx/nginx-prometheus-exporter:1.5.3"
 NGINX_LOG_EXPORTER = "quay.io/martinhelmich/prometheus-nginxlog-exporter:v1.11.0"
 REDIS_EXPORTER = "oliver006/redis_exporter:v1.88.0"
 POSTGRES_EXPORTER = "prometheuscommunity/postgres-exporter:v0.20.1"
+# certbot, the ACME client upstream's compose uses (its `certbot` profile); scripts/tools/certbot.sh installs
+# the same release from PyPI for the tests.
+CERTBOT = "certbot/certbot:v5.8.0"
 # The AWS CLI v2 (uploads restore points to any S3 API).
 AWS_CLI = "amazon/aws-cli:2.27.9"
 

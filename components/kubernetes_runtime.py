@@ -32,7 +32,7 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes import network, pods
+from components.kubernetes import cert_manager, network, pods
 from components.kubernetes.entry import Entry
 from components.kubernetes.security import BASELINE, RESTRICTED, profile_for
 from components.kubernetes.sizing import Preset
@@ -536,6 +536,8 @@ class KubernetesRuntime(pulumi.ComponentResource):
             return
         if self.network_policies:
             self._policy("entry", network.entry_policy(selector, [p.container for p in spec.public_ports]), owner)
+            if entry.http01_solver:
+                self._policy("acme-solver", cert_manager.solver_policy(), owner)
         if entry.kind == "loadBalancer":
             self.entry_address = service.status.apply(_first_address)
             return

@@ -22,6 +22,7 @@ from stacks.rules import KeyedError, KeyedErrors, NonEmpty, NonEmptyText, Secret
 from stacks.settings_alicloud import AlicloudSettings
 from stacks.settings_aws import AwsSettings
 from stacks.settings_ops import MonitoringSettings, RestorePointSettings, SelfHostedSettings, VectorStoreSettings
+from stacks.settings_tls import DockerTlsSettings, acme_email, acme_server, directory, http01_domain_problem
 from stacks.strict import Strict
 
 # `kubernetes` (an existing cluster) is listed first so that messages naming the original three
@@ -349,21 +350,6 @@ def _require_external(settings: BaseModel, section: str, fields: tuple[str, ...]
                                 f"Set it with `pulumi config set{secret} --path {first} <value>`")
 
 
-class TlsSettings(Strict):
-    """A certificate for nginx: PEM chain and key, both set with `pulumi config set --secret`."""
-
-    certificate: SecretStr
-    key: SecretStr
-
-    @model_validator(mode="after")
-    def _pem(self) -> "TlsSettings":
-        if "BEGIN CERTIFICATE" not in self.certificate.get_secret_value():
-            raise KeyedError("docker.tls.certificate", "docker.tls.certificate must be a PEM certificate chain")
-        if "PRIVATE KEY" not in self.key.get_secret_value():
-            raise KeyedError("docker.tls.key", "docker.tls.key must be a PEM private key")
-        return self
-
-
 _DOCKER_HOST = re.compile(r"^(unix|tcp|ssh|npipe)://(.+)$")
 
 
@@ -375,7 +361,7 @@ class DockerSettings(Strict):
     http_port: int = Field(default=80, ge=1, le=65535)
     https_port: int = Field(default=443, ge=1, le=65535)
     bind_address: str = "0.0.0.0"
-    tls: Optional[TlsSettings] = None
+    tls: Optional[DockerTlsSettings] = None
     keep_volumes_on_destroy: bool = True
     network_pool: str = "10.213.0.0/16"
 
@@ -419,6 +405,11 @@ class DockerSettings(Strict):
             raise KeyedError("docker.httpsPort",
                              f"docker.httpPort and docker.httpsPort are both {self.http_port}; with docker.tls both "
                              "are published on the host, so give them different ports")
+        if self.tls is not None and self.tls.acme and self.tls.acme_server is None and self.http_port != 80:
+            raise KeyedError("docker.httpPort",
+                             f"docker.httpPort is {self.http_port}, but Let's Encrypt checks the HTTP-01 challenge on "
+                             "port 80 of `domain`: publish nginx on 80 (remove docker.httpPort), or give the "
+                             "certificate yourself")
         return self
 
     @property
@@ -430,8 +421,12 @@ class DockerSettings(Strict):
         return "localhost"
 
 
-class KubernetesTlsSettings(TlsSettings):
-    """A certificate served by nginx (entry loadBalancer) or by the Ingress (entry ingress)."""
+class KubernetesTlsSettings(Strict):
+    """A certificate served by nginx (entry loadBalancer) or by the Ingress (entry ingress): PEM chain and key,
+    both set with `pulumi config set --secret`."""
+
+    certificate: SecretStr
+    key: SecretStr
 
     @model_validator(mode="after")
     def _pem(self) -> "KubernetesTlsSettings":
@@ -500,13 +495,57 @@ class LoadBalancerSettings(Strict):
 
 class IngressSettings(Strict):
     """An Ingress in front of nginx (`kubernetes.entry: ingress`). `tlsSecret` names an existing TLS
-    Secret in the namespace (e.g. one cert-manager maintains)."""
+    Secret in the namespace. cert-manager (installed in the cluster) can issue the certificate instead:
+    `clusterIssuer` names an existing ClusterIssuer, or `acmeEmail` has the program create a Let's Encrypt
+    ClusterIssuer that answers HTTP-01 through this Ingress's class."""
 
     class_name: Optional[str] = None
     annotations: dict[str, Text] = Field(default_factory=dict)
     tls_secret: Optional[str] = None
+    cluster_issuer: Optional[str] = None
+    acme_email: Optional[str] = None
+    acme_staging: bool = False
+    acme_server: Optional[str] = None
 
     _check_annotations = field_validator("annotations")(lambda cls, v: _annotations(v))
+    _email = field_validator("acme_email")(lambda cls, v: acme_email(v))
+    _server = field_validator("acme_server")(lambda cls, v: acme_server(v))
+
+    @field_validator("cluster_issuer")
+    @classmethod
+    def _issuer(cls, value: Optional[str]) -> Optional[str]:
+        return None if value is None else rules.dns_subdomain(value, "ClusterIssuer, e.g. letsencrypt-prod")
+
+    @model_validator(mode="after")
+    def _one_issuer(self) -> "IngressSettings":
+        if self.cluster_issuer is not None and self.acme_email is not None:
+            raise KeyedError("kubernetes.ingress.acmeEmail", "kubernetes.ingress.clusterIssuer names an existing "
+                             "issuer and kubernetes.ingress.acmeEmail creates one; set only one")
+        if self.acme_email is None:
+            extra = [k for k, on in (("acmeStaging", self.acme_staging), ("acmeServer", self.acme_server)) if on]
+            if extra:
+                raise KeyedError(f"kubernetes.ingress.{extra[0]}", f"kubernetes.ingress.{extra[0]} shapes the "
+                                 "ClusterIssuer that kubernetes.ingress.acmeEmail creates; set "
+                                 "kubernetes.ingress.acmeEmail or remove the key")
+        if self.acme_staging and self.acme_server is not None:
+            raise KeyedError("kubernetes.ingress.acmeStaging", "kubernetes.ingress.acmeServer names the directory; "
+                             "kubernetes.ingress.acmeStaging picks Let's Encrypt's staging one: set only one")
+        if self.cert_manager and self.tls_secret is not None:
+            raise KeyedError(self.cert_manager_key, f"{self.cert_manager_key} has cert-manager issue the "
+                             "certificate and kubernetes.ingress.tlsSecret gives one; keep only one of them")
+        return self
+
+    @property
+    def cert_manager(self) -> bool:
+        return self.cluster_issuer is not None or self.acme_email is not None
+
+    @property
+    def cert_manager_key(self) -> str:
+        return "kubernetes.ingress." + ("clusterIssuer" if self.cluster_issuer is not None else "acmeEmail")
+
+    @property
+    def directory(self) -> str:
+        return directory(self.acme_staging, self.acme_server)
 
     @field_validator("class_name")
     @classmethod
@@ -644,6 +683,12 @@ class KubernetesSettings(Strict):
         if self.tls is not None and self.ingress.tls_secret is not None:
             raise KeyedError("kubernetes.tls",
                              "kubernetes.tls and kubernetes.ingress.tlsSecret both give the certificate; set only one")
+        if self.ingress.cert_manager and self.entry != "ingress":
+            raise KeyedError(self.ingress.cert_manager_key, f"{self.ingress.cert_manager_key} has cert-manager "
+                             "issue the Ingress's certificate; set kubernetes.entry ingress, or remove the key")
+        if self.ingress.cert_manager and self.tls is not None:
+            raise KeyedError("kubernetes.tls", f"kubernetes.tls gives the certificate and "
+                             f"{self.ingress.cert_manager_key} has cert-manager issue one; keep only one of them")
         return self
 
     @property
@@ -651,7 +696,7 @@ class KubernetesSettings(Strict):
         return (
             self.tls is not None
             or (self.entry == "loadBalancer" and self.load_balancer.certificate is not None)
-            or (self.entry == "ingress" and self.ingress.tls_secret is not None)
+            or (self.entry == "ingress" and (self.ingress.tls_secret is not None or self.ingress.cert_manager))
         )
 
 
@@ -754,6 +799,7 @@ class StackConfig(Strict):
                 and self.kubernetes.tls_enabled and self.domain is None):
             problems.append(KeyedError("domain",
                              "kubernetes.entry ingress with TLS needs `domain` (the host name on the certificate)"))
+        problems += self._acme()
         if self.target == "aws" and self.aws is None:
             problems.append(KeyedError("aws.region",
                              "target aws needs a region: set `region` (or the `aws` section, at least aws.region)"))
@@ -763,6 +809,18 @@ class StackConfig(Strict):
                 "target alicloud needs a region: set `region` (or the `alicloud` section, at least alicloud.region)"
             ))
         return problems
+
+    def _acme(self) -> list[KeyedError]:
+        tls, ingress = self.docker.tls, self.kubernetes.ingress
+        if self.target == "docker" and tls is not None and tls.acme:
+            found = http01_domain_problem(self.domain, "docker.tls.acmeEmail")
+            return [found] if found else []
+        # An existing ClusterIssuer may answer other challenges (or be a private CA); without `domain` the
+        # ingress check in _data_modes speaks.
+        if self.target == "kubernetes" and ingress.acme_email is not None and self.domain is not None:
+            found = http01_domain_problem(self.domain, "kubernetes.ingress.acmeEmail")
+            return [found] if found else []
+        return []
 
     def _connections(self) -> list[KeyedError]:
         if self.target == "aws" and self.aws is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 
 from components import naming
+from components.acme import Acme
 from components.dify.app import DifyApp
 from components.dify.catalog import Edge, build_catalog
 from components.dify.concurrency import CONCURRENCY
@@ -28,11 +29,13 @@ def public_urls(config: StackConfig) -> PublicUrls:
 
 def edge(config: StackConfig) -> Edge:
     tls = config.docker.tls
+    given = tls is not None and tls.certificate is not None and tls.key is not None
     return Edge(
         http_port=config.docker.http_port,
         https_port=config.docker.https_port,
-        tls_certificate=pulumi.Output.secret(tls.certificate.get_secret_value()) if tls else None,
-        tls_key=pulumi.Output.secret(tls.key.get_secret_value()) if tls else None,
+        tls_certificate=pulumi.Output.secret(tls.certificate.get_secret_value()) if given else None,
+        tls_key=pulumi.Output.secret(tls.key.get_secret_value()) if given else None,
+        acme=Acme(config.domain, tls.acme_email, tls.directory) if tls and tls.acme and config.domain else None,
     )
 
 
@@ -52,7 +55,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
     secrets = DifySecrets(f"{name}-secrets", agent="agent" in config.dify.release.features)
     urls = public_urls(config)
     exporters = monitoring.exporters(config, data.endpoints, sidecars=False)
-    catalog = build_catalog(config.dify, config.registry, urls, data.endpoints, secrets, edge(config),
+    catalog_edge = edge(config)
+    catalog = build_catalog(config.dify, config.registry, urls, data.endpoints, secrets, catalog_edge,
                             CONCURRENCY[config.size], telemetry=monitoring.telemetry(config),
                             nginx_status=exporters.nginx_status() if exporters else None)
     if exporters is not None:
@@ -67,6 +71,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
         "stateVolumes": [volume.name for volume in runtime.volumes.values()],
         "networks": {logical: network.name for logical, network in runtime.networks.items()},
         "difyVersion": config.dify.version,
+        **({"acmeDirectory": catalog_edge.acme.directory} if catalog_edge.acme else {}),
         **({"scrapeTargets": {s.name: f"{config.monitoring.exporters_bind_address}:{s.scrape[0].number}"
                               for s in catalog.values() if s.scrape}} if exporters else {}),
     }

@@ -25,11 +25,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import naming
+from components.acme import LETSENCRYPT, LETSENCRYPT_STAGING
 from components.dify.app import DifyApp
 from components.dify.catalog import Edge, build_catalog
 from components.dify.concurrency import CONCURRENCY
 from components.dify.environment import TELEMETRY_KEYS, VECTOR_STORE_PREFIXES, PublicUrls
 from components.dify.releases import Release
+from components.kubernetes.cert_manager import CLUSTER_ISSUER_ANNOTATION, AcmeClusterIssuer, AcmeIssuerArgs
 from components.kubernetes.entry import Entry, load_balancer_annotations
 from components.kubernetes.network import ALIBABA_METADATA, Destination, Isolation
 from components.kubernetes.sizing import preset
@@ -102,14 +104,16 @@ def entry_from_config(config: StackConfig) -> Entry:
     k = config.kubernetes
     if k.entry == "ingress":
         tls = k.tls
+        issuer = cluster_issuer(config)
         return Entry(
             kind="ingress",
-            annotations=dict(k.ingress.annotations),
+            annotations={**({CLUSTER_ISSUER_ANNOTATION: issuer} if issuer else {}), **k.ingress.annotations},
             ingress_class=k.ingress.class_name,
             ingress_host=config.domain,
-            ingress_tls_secret=k.ingress.tls_secret,
+            ingress_tls_secret=k.ingress.tls_secret or (issued_tls_secret() if issuer else None),
             tls_certificate=pulumi.Output.secret(tls.certificate.get_secret_value()) if tls else None,
             tls_key=pulumi.Output.secret(tls.key.get_secret_value()) if tls else None,
+            http01_solver=issuer is not None,
         )
     if k.entry in ("nodePort", "clusterIP"):
         return Entry(kind=k.entry, node_port=k.node_port)
@@ -122,6 +126,31 @@ def entry_from_config(config: StackConfig) -> Entry:
         load_balancer_class=lb.load_balancer_class,
         wait_for_address=lb.wait_for_address,
     )
+
+
+def cluster_issuer(config: StackConfig) -> Optional[str]:
+    """The ClusterIssuer the Ingress's certificate comes from: the one named, or the one `acme_issuer` declares."""
+    ingress = config.kubernetes.ingress
+    if ingress.cluster_issuer is not None:
+        return ingress.cluster_issuer
+    if ingress.acme_email is None:
+        return None
+    kind = {LETSENCRYPT: "letsencrypt", LETSENCRYPT_STAGING: "letsencrypt-staging"}.get(ingress.directory, "acme")
+    return f"{naming.prefix()}-{kind}"
+
+
+def issued_tls_secret() -> str:
+    """The kubernetes.io/tls Secret cert-manager keeps the Ingress's certificate in."""
+    return f"{naming.prefix()}-ingress-tls"
+
+
+def acme_issuer(config: StackConfig, provider: k8s.Provider) -> Optional[AcmeClusterIssuer]:
+    ingress = config.kubernetes.ingress
+    name = cluster_issuer(config)
+    if ingress.acme_email is None or name is None:
+        return None
+    return AcmeClusterIssuer(name, AcmeIssuerArgs(ingress.acme_email, ingress.directory, ingress.class_name),
+                             labels=naming.labels(), opts=pulumi.ResourceOptions(providers=[provider]))
 
 
 def edge(config: StackConfig, entry: Entry) -> Edge:
@@ -294,4 +323,10 @@ def deploy(config: StackConfig) -> dict[str, object]:
         pulumi.log.warn("kubernetes.networkPolicies false: no NetworkPolicy is declared, so every pod (the code "
                         "sandboxes and the plugin daemon among them) reaches every other pod, the nodes, the "
                         "cluster's API and the cloud's metadata service")
-    return deploy_on_cluster(config, provider_from_config(config, name), name=name)
+    provider = provider_from_config(config, name)
+    issuer = acme_issuer(config, provider)
+    outputs = deploy_on_cluster(config, provider, name=name)
+    if config.kubernetes.entry == "ingress" and config.kubernetes.ingress.cert_manager:
+        outputs["certificateIssuer"] = issuer.name if issuer else cluster_issuer(config)
+        outputs["tlsSecret"] = issued_tls_secret()
+    return outputs

@@ -25,6 +25,8 @@ SECRET_FIELDS = {
     ("vectorStore", "apiKey"),
     ("vectorStore", "password"),
 }
+# Fields that hold a credential only in some of their keys (docker.tls with ACME holds none).
+SECRET_PARTS = {("docker", "tls"): ("certificate", "key")}
 
 
 class ConfigError(pulumi.RunError):
@@ -150,7 +152,11 @@ def _describe(project: str, error: dict[str, Any]) -> str:
 def _plaintext_secrets(project: str, raw: dict[str, Any]) -> Iterable[str]:
     for section, field in SECRET_FIELDS:
         value = raw.get(section)
-        if isinstance(value, dict) and value.get(field) is not None:
+        inner = value.get(field) if isinstance(value, dict) else None
+        parts = SECRET_PARTS.get((section, field))
+        if parts and isinstance(inner, dict) and not any(inner.get(part) is not None for part in parts):
+            continue
+        if inner is not None:
             if not runtime_config.is_config_secret(f"{project}:{section}"):
                 yield (
                     f"{project}:{section}.{field}: holds a credential in plain text. "

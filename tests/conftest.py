@@ -53,8 +53,9 @@ TOOLS = {
     "test_health_checks.py": ("curl", "node"),
     "test_config_properties.py": ("nginx",),
     "test_restore_point_roundtrip.py": ("initdb", "pg_ctl", "pg_dump", "pg_restore", "psql", "runuser"),
+    "test_acme_issuance.py": ("nginx", "openssl", "faketime"),
 }
-INSTALL = "sudo apt-get install -y nginx-light squid curl nodejs openssl postgresql"
+INSTALL = "sudo apt-get install -y nginx-light squid curl nodejs openssl postgresql faketime"
 
 
 def tool_path(tool: str) -> str:

@@ -11,7 +11,8 @@ from typing import Optional
 
 import pulumi
 
-from components import images
+from components import acme, images
+from components.acme import Acme
 from components.dify import nginx, ssrf_proxy
 from components.dify.concurrency import CONCURRENCY, Concurrency
 from components.dify.ports import AGENT_BACKEND_PORT, API_PORT, PLUGIN_DAEMON_PORT, PROXY_PORT, SANDBOX_PORT, WEB_PORT
@@ -71,10 +72,12 @@ class Edge:
     tls_certificate: Optional[pulumi.Output[str]] = None
     tls_key: Optional[pulumi.Output[str]] = None
     behind_proxy: bool = False
+    # Docker host: a certificate obtained and renewed over ACME instead of a given one.
+    acme: Optional[Acme] = None
 
     @property
     def tls(self) -> bool:
-        return self.tls_certificate is not None
+        return self.tls_certificate is not None or self.acme is not None
 
 
 def _merge(*parts: tuple[Env, SecretEnv]) -> tuple[Env, SecretEnv]:
@@ -283,7 +286,7 @@ def build_catalog(
     if agent:
         services += agent_services(image, images.image_ref(images.SQUID, registry.mirror), data.redis, secrets,
                                    api_addr)
-    services.append(ServiceSpec(
+    services.append(_with_acme(edge, registry, ServiceSpec(
         name="nginx", upstream_name="nginx",
         image=images.image_ref(images.NGINX, registry.mirror),
         ports=(Port("http", nginx.HTTP_PORT),) + ((Port("https", nginx.HTTPS_PORT),) if edge.tls else ()),
@@ -298,7 +301,9 @@ def build_catalog(
         grace_period_s=LONG_GRACE_S, drain_s=DRAIN_S,
         calls=(Call("api", API_PORT), Call("web", WEB_PORT), Call("plugin-daemon", PLUGIN_DAEMON_PORT))
         + ((Call(WEBSOCKET, API_PORT),) if collaboration else ()),
-    ))
+    )))
+    if edge.acme is not None:
+        services.append(acme.acme_service(edge.acme, images.image_ref(images.CERTBOT, registry.mirror)))
     catalog = {service.name: service for service in services}
     return _with_extra_env(catalog, settings.extra_env)
 
@@ -309,6 +314,15 @@ def _celery_ping(release) -> Optional[tuple[str, ...]]:
     if not release.celery_healthcheck:
         return None
     return ("CMD-SHELL", 'celery -A celery_healthcheck.celery inspect ping -d "celery@$HOSTNAME" --timeout 10')
+
+
+def _with_acme(edge: Edge, registry: RegistrySettings, spec: ServiceSpec) -> ServiceSpec:
+    """nginx with the ACME volumes, its placeholder certificate step and its reload-on-renewal script."""
+    if edge.acme is None:
+        return spec
+    image = images.image_ref(images.CERTBOT, registry.mirror)
+    return replace(spec, state=spec.state + acme.MOUNTS, files=spec.files + acme.nginx_files(),
+                   prepare=acme.placeholder_step(edge.acme, image))
 
 
 def _postgres_ca_files(pg: PostgresEndpoint) -> tuple[ConfigFile, ...]:
@@ -328,6 +342,7 @@ def _nginx_files(settings: DifySettings, edge: Edge, api_addr: str, collaboratio
         extra_api_routes=settings.release.extra_api_routes,
         body_limit=settings.request_body_limit, tls=edge.tls, https_port=edge.https_port,
         behind_proxy=edge.behind_proxy, status=status,
+        certificate=nginx.Certificate(acme.CERTIFICATE, acme.KEY, acme.WEBROOT) if edge.acme else nginx.Certificate(),
     )
     if edge.tls_certificate is None or edge.tls_key is None:
         return files

@@ -105,9 +105,27 @@ def _locations(upstreams: dict[str, str], extra_api_routes: tuple[str, ...]) -> 
     return "\n".join(blocks)
 
 
+@dataclass(frozen=True)
+class Certificate:
+    """Where nginx reads its certificate, and (ACME) the webroot it serves HTTP-01 challenges from."""
+
+    chain: str = f"{TLS_DIR}/tls.crt"
+    key: str = f"{TLS_DIR}/tls.key"
+    acme_webroot: Optional[str] = None
+
+
+def _acme_challenge(certificate: Certificate) -> str:
+    # `^~`: no regex location takes these requests; served on port 80 ahead of the redirect to HTTPS.
+    if certificate.acme_webroot is None:
+        return ""
+    return (f"    location ^~ /.well-known/acme-challenge/ {{\n        root {certificate.acme_webroot};\n"
+            "        default_type text/plain;\n    }\n")
+
+
 def render(api: str, web: str, plugin_daemon: str, body_limit: str = "100M", tls: bool = False,
            https_port: int = 443, behind_proxy: bool = False, websocket: Optional[str] = None,
-           extra_api_routes: tuple[str, ...] = (), status: Optional[Status] = None) -> str:
+           extra_api_routes: tuple[str, ...] = (), status: Optional[Status] = None,
+           certificate: Certificate = Certificate()) -> str:
     """`behind_proxy`: a load balancer in front terminates TLS; trust its X-Forwarded-Proto.
     `websocket`: the collaboration server (host:port) that /socket.io/ goes to, when there is one.
     Upstreams are host names that resolve through the system resolver (Docker's DNS on a Docker host,
@@ -129,9 +147,10 @@ def render(api: str, web: str, plugin_daemon: str, body_limit: str = "100M", tls
     redirect_port = "" if https_port == 443 else f":{https_port}"
     return (
         f"{header}server {{\n    listen {HTTP_PORT};\n    server_name _;\n{_access_logs(status)}{health}\n"
+        f"{_acme_challenge(certificate)}"
         f"    location / {{\n        return 301 https://$host{redirect_port}$request_uri;\n    }}\n}}\n"
         f"server {{\n    listen {HTTPS_PORT} ssl;\n    http2 on;\n{common}"
-        f"    ssl_certificate {TLS_DIR}/tls.crt;\n    ssl_certificate_key {TLS_DIR}/tls.key;\n"
+        f"    ssl_certificate {certificate.chain};\n    ssl_certificate_key {certificate.key};\n"
         "    ssl_protocols TLSv1.2 TLSv1.3;\n    ssl_prefer_server_ciphers on;\n"
         "    ssl_session_cache shared:SSL:10m;\n    ssl_session_timeout 10m;\n"
         "    add_header Strict-Transport-Security \"max-age=31536000\" always;\n"
@@ -142,7 +161,7 @@ def render(api: str, web: str, plugin_daemon: str, body_limit: str = "100M", tls
 def config_files(api: str, web: str, plugin_daemon: str, body_limit: str, tls: bool,
                  https_port: int = 443, behind_proxy: bool = False,
                  websocket: Optional[str] = None, extra_api_routes: tuple[str, ...] = (),
-                 status: Optional[Status] = None) -> tuple[ConfigFile, ...]:
+                 status: Optional[Status] = None, certificate: Certificate = Certificate()) -> tuple[ConfigFile, ...]:
     """The server config; with TLS the certificate files are added by the renderer from secrets."""
     return (ConfigFile(CONFIG_PATH, render(api, web, plugin_daemon, body_limit, tls, https_port, behind_proxy,
-                                           websocket, extra_api_routes, status)),)
+                                           websocket, extra_api_routes, status, certificate)),)

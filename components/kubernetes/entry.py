@@ -44,6 +44,8 @@ class Entry:
     node_port: Optional[int] = None
     # Labels the entry's controller reads on the namespace.
     namespace_labels: dict[str, str] = field(default_factory=dict)
+    # cert-manager answers HTTP-01 challenges for the Ingress with solver pods in the namespace.
+    http01_solver: bool = False
 
     @property
     def behind_proxy(self) -> bool:
