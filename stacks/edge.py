@@ -17,9 +17,13 @@ from components.aws.edge import (CdnSettings, CloudFrontEntry, ViewerCertificate
 from components.aws.entry import ValidatedCertificate
 from components.alicloud.edge import CdnArgs, CdnDomain, WafArgs, WafDomain
 from components.kubernetes.entry import Entry
+from stacks import last_update
 from stacks.config import StackConfig
 
 GLOBAL_REGION = "us-east-1"
+CDN_DOMAIN, WEB_ACL_ARN = "cdnDomain", "webAclArn"
+# The controller's value for "no web ACL on this ALB".
+NO_WEB_ACL = "none"
 # CloudFront's default quota for the origin response timeout; more needs a Service Quotas increase.
 DEFAULT_READ_TIMEOUT_QUOTA = 60
 
@@ -45,10 +49,22 @@ class AwsEdge:
                 log_retention_days=config.monitoring.log_retention_days if edge.waf_logs else None)
             self.web_acl = WebAcl(f"{name}-waf", rules, opts=self._global if edge.cdn else self._regional)
         self.prefix_list_id: Optional[pulumi.Output[str]] = None
-        if edge.cdn:
+        # The ALB admits only CloudFront once the name already points at the distribution (an update after
+        # the one that made it): locking it in the same update would cut viewers off while the distribution
+        # deploys and the record moves.
+        previous = last_update.outputs()
+        self.origin_locked = edge.cdn and CDN_DOMAIN in previous
+        # The controller keeps an association whose annotation is gone; `none` removes it, so the regional
+        # ACL a previous update attached can be deleted (WAF refuses to delete an associated ACL).
+        self.detach_regional = ":regional/webacl/" in str(previous.get(WEB_ACL_ARN) or "")
+        if edge.cdn and not self.origin_locked:
+            pulumi.log.warn("edge.cdn: the ALB stays open to every address in this update, while the distribution "
+                            "deploys and the name moves to it; run `pulumi up` again to admit only CloudFront")
+        if self.origin_locked:
             found = aws.ec2.get_managed_prefix_list_output(name=ORIGIN_FACING,
                                                            opts=pulumi.InvokeOutputOptions(provider=provider))
             self.prefix_list_id = found.id
+        if edge.cdn:
             if edge.origin_read_timeout > DEFAULT_READ_TIMEOUT_QUOTA:
                 pulumi.log.warn(f"edge.originReadTimeout {edge.origin_read_timeout}: CloudFront allows more than "
                                 f"{DEFAULT_READ_TIMEOUT_QUOTA} s only after a quota increase (Service Quotas > "
@@ -56,6 +72,8 @@ class AwsEdge:
 
     def shape(self, entry: Entry) -> Entry:
         regional_acl = self.web_acl.arn if self.web_acl is not None and not self.edge.cdn else None
+        if regional_acl is None and self.detach_regional:
+            regional_acl = NO_WEB_ACL
         return with_edge(entry, prefix_list_id=self.prefix_list_id, regional_web_acl_arn=regional_acl)
 
     def front(self, origin_hostname: pulumi.Input[str], alb_certificate: Optional[ValidatedCertificate]) -> None:
@@ -88,9 +106,10 @@ class AwsEdge:
     def outputs(self) -> dict[str, object]:
         found: dict[str, object] = {}
         if self.cdn is not None:
-            found.update(cdnDomain=self.cdn.domain_name, cdnDistributionId=self.cdn.distribution.id)
+            found.update({CDN_DOMAIN: self.cdn.domain_name, "cdnDistributionId": self.cdn.distribution.id,
+                          "cdnOriginLocked": self.origin_locked})
         if self.web_acl is not None:
-            found["webAclArn"] = self.web_acl.arn
+            found[WEB_ACL_ARN] = self.web_acl.arn
         return found
 
 

@@ -1,8 +1,9 @@
 """The edge (`edge`): CloudFront and AWS WAF on aws, Alibaba CDN and WAF 3.0 on alicloud, under mocks.
 
 Runs: the prod and alicloud stack files as they are (shared with other modules), prod with the CDN in
-eu-central-1 (the us-east-1 provider), a small us-east-1 stack with the CDN, prod with the WAF off (the
-state before turning it on), and alicloud with CDN + WAF and with WAF only."""
+eu-central-1 (the us-east-1 provider; an update after the one that made the distribution), prod turning
+the CDN on, prod with the WAF off (the state before turning it on), and alicloud with CDN + WAF and with
+WAF only."""
 
 from __future__ import annotations
 
@@ -79,12 +80,16 @@ def prod() -> Run:
 
 @pytest.fixture(scope="module")
 def cdn_eu() -> Run:
-    return cached_run("prod", CDN_EU)
+    """A later update of a stack whose name already points at the distribution."""
+    previous = {"cdnDomain": "d111111abcdef8.cloudfront.net",
+                "webAclArn": f"arn:aws:wafv2:us-east-1:{mock_aws.ACCOUNT}:global/webacl/dify-prod-waf-acl/x"}
+    return run_program("prod", overrides=CDN_EU, previous_outputs=previous)
 
 
 @pytest.fixture(scope="module")
-def cdn_us() -> Run:
-    return cached_run("prod", CDN_US)
+def cdn_us(prod) -> Run:
+    """The update that turns the CDN on for the stack prod left (a regional web ACL on the ALB)."""
+    return run_program("prod", overrides=CDN_US, previous_outputs=prod.outputs)
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +244,6 @@ def test_in_us_east_1_the_albs_certificate_serves_the_distribution_too(cdn_us, c
     assert one(cdn_us, "distribution").plain["priceClass"] == "PriceClass_All"
     assert one(cdn_eu, "distribution").plain["priceClass"] == "PriceClass_100"
     assert one(cdn_us, "acl").plain["scope"] == "CLOUDFRONT"
-    assert f"{ALB}wafv2-acl-arn" not in annotations(cdn_us)
 
 
 def test_the_domain_aliases_the_distribution_instead_of_the_alb(cdn_eu, prod):
@@ -265,6 +269,18 @@ def test_the_alb_admits_only_cloudfront_on_https(cdn_eu):
     assert f"{ALB}ssl-redirect" not in shaped and f"{ALB}inbound-cidrs" not in shaped
     assert shaped[f"{ALB}scheme"] == "internet-facing"
     assert f"{ALB}wafv2-acl-arn" not in shaped
+
+
+def test_the_update_that_adds_the_cdn_leaves_the_alb_open_and_detaches_the_regional_acl(cdn_us, cdn_eu):
+    """Locking the ALB in the update that makes the distribution would cut viewers off until the record
+    moves: the next update locks it."""
+    shaped = annotations(cdn_us)
+    assert f"{ALB}security-group-prefix-lists" not in shaped
+    assert json.loads(shaped[f"{ALB}listen-ports"]) == [{"HTTP": 80}, {"HTTPS": 443}]
+    assert cdn_us.outputs["cdnOriginLocked"] is False and cdn_eu.outputs["cdnOriginLocked"] is True
+    # The controller keeps an association whose annotation is gone; `none` removes it.
+    assert shaped[f"{ALB}wafv2-acl-arn"] == "none"
+    assert f"{ALB}wafv2-acl-arn" not in annotations(cdn_eu)
 
 
 def test_no_secret_in_the_edge_resources_or_the_ingress(cdn_eu):
