@@ -317,6 +317,11 @@ def test_the_cdn_caches_static_directories_only_and_fetches_over_https(ali_edge_
     assert by_name["https_origin_sni"] == {"enabled": "on", "https_origin_sni": "dify.example.com"}
     assert by_name["https_force"]["enable"] == "on"
     assert by_name["filetype_based_ttl_set"]["file_type"] == "ico"
+    # Each rule's name follows what it matches, so adding or removing one leaves the others in place.
+    names = {c.name for c in ali_edge_run.of_type(T["cdn_config"])}
+    assert {"dify-alicloud-cdn-path-based-ttl-set-root", "dify-alicloud-cdn-path-based-ttl-set-next-static",
+            "dify-alicloud-cdn-forward-scheme"} <= names
+    assert all(c.parent == "dify-alicloud-cdn-domain" for c in ali_edge_run.of_type(T["cdn_config"]))
 
 
 def test_cdn_then_waf_then_clb_and_the_record_points_at_the_cdn(ali_edge_run):

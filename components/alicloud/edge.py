@@ -17,6 +17,7 @@ one before points at, so the record (or the CDN's origin) follows what is switch
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -60,6 +61,15 @@ def cdn_functions(domain: str, origin_https: bool) -> list[dict]:
     return functions
 
 
+def config_name(prefix: str, function: dict) -> str:
+    """A name that stays with its rule when others come and go: the function and, for cache rules, what
+    the rule matches (`...-path-based-ttl-set-next-static`)."""
+    args = {a["arg_name"]: a["arg_value"] for a in function["function_args"]}
+    matched = args.get("path") or args.get("file_type") or ""
+    slug = re.sub(r"[^a-z0-9]+", "-", matched.lower()).strip("-") or ("root" if matched == "/" else "")
+    return "-".join(filter(None, (prefix, function["function_name"].replace("_", "-"), slug)))
+
+
 @dataclass(frozen=True)
 class CdnArgs:
     domain: str
@@ -87,10 +97,9 @@ class CdnDomain(pulumi.ComponentResource):
                                 "cert_region": args.certificate_region, "server_certificate_status": "on"},
             tags=tags(), opts=child)
         self.configs = [
-            alicloud.cdn.DomainConfig(f"{name}-{i:02d}-{function['function_name'].replace('_', '-')}",
-                                      domain_name=self.domain.domain_name, **function,
+            alicloud.cdn.DomainConfig(config_name(name, function), domain_name=self.domain.domain_name, **function,
                                       opts=pulumi.ResourceOptions(parent=self.domain))
-            for i, function in enumerate(cdn_functions(args.domain, args.origin_https))
+            for function in cdn_functions(args.domain, args.origin_https)
         ]
         self.cname = self.domain.cname
         self.register_outputs({"cname": self.cname})
