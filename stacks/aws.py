@@ -36,7 +36,7 @@ from components.postgres import external_postgres
 from components.redis import external_redis
 from stacks import cloud_monitoring
 from stacks.config import RegistrySettings, StackConfig
-from stacks.edge import AwsEdge
+from stacks.edge_aws import AwsEdge
 from stacks.data import DataServices, external_vector_store, self_hosted_problems
 from stacks.kubernetes import deploy_on_cluster, user_destination, user_object_store, vector_store_destination
 from components.kubernetes.network import Destination, Isolation

@@ -7,7 +7,8 @@
   every behaviour: the ALB's certificate and its Ingress rule are for the domain, and CloudFront checks
   the origin's certificate against the Host it sends, so stripping it (AllViewerExceptHostHeader) would
   fail every request with a 502.
-- The ALB admits only CloudFront: its security group allows AWS's managed prefix list
+- The ALB admits only CloudFront (from the update after the one that made the distribution, see
+  stacks/edge_aws.py): its security group allows AWS's managed prefix list
   `com.amazonaws.global.cloudfront.origin-facing`, on 443 only (the list weighs 55 rules of the group's
   default quota of 60, so a second port would not fit).
 - WAF: deny and allow IP sets, a per-IP rate rule, and AWS's managed rule groups (IP reputation, known
@@ -20,7 +21,7 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Optional, Sequence
 
 import pulumi
@@ -84,7 +85,6 @@ class WafRules:
     sql_injection: bool = False
     # Days WAF logs are kept (a CloudWatch log group); None: no logging.
     log_retention_days: Optional[int] = None
-    tags: dict[str, str] = field(default_factory=dict)
 
 
 def _visibility(metric: str) -> dict:
@@ -137,8 +137,7 @@ class WebAcl(pulumi.ComponentResource):
             rule["priority"] = priority
         self.acl = aws.wafv2.WebAcl(
             f"{name}-acl", scope=rules.scope, description="Dify: managed rules, per-IP rate limit, IP lists",
-            default_action={"allow": {}}, rules=acl_rules, visibility_config=_visibility(name),
-            tags=rules.tags, opts=child)
+            default_action={"allow": {}}, rules=acl_rules, visibility_config=_visibility(name), opts=child)
         self.arn = self.acl.arn
         self.log_group: Optional[aws.cloudwatch.LogGroup] = None
         if rules.log_retention_days is not None:

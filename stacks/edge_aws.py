@@ -1,7 +1,6 @@
-"""The `edge` section translated into the edge components of the cloud targets (components/aws/edge.py,
-components/alicloud/edge.py).
+"""The `edge` section translated into the AWS edge components (components/aws/edge.py) for target aws.
 
-AWS, in the order of a run: the web ACL and the origin restriction shape the Ingress (before Dify is deployed); the
+In the order of a run: the web ACL and the origin restriction shape the Ingress (before Dify is deployed); the
 distribution needs the ALB's address (after); the hostname record then points at the distribution.
 """
 
@@ -15,7 +14,6 @@ from components.aws.sdk import aws
 from components.aws.edge import (CdnSettings, CloudFrontEntry, ViewerCertificate, WafRules, WebAcl, ORIGIN_FACING,
                                  cloudfront_alias_records, with_edge)
 from components.aws.entry import ValidatedCertificate
-from components.alicloud.edge import CdnArgs, CdnDomain, WafArgs, WafDomain
 from components.kubernetes.entry import Entry
 from stacks import last_update
 from stacks.config import StackConfig
@@ -112,46 +110,3 @@ class AwsEdge:
             found[WEB_ACL_ARN] = self.web_acl.arn
         return found
 
-
-class AlicloudEdge:
-    """alicloud: the CDN and/or WAF 3.0 in front of the CLB at `address`, and where the record points."""
-
-    def __init__(self, config: StackConfig, name: str, address: pulumi.Input[str],
-                 opts: pulumi.ResourceOptions) -> None:
-        ali, edge, domain = config.alicloud, config.edge, config.domain
-        assert ali is not None
-        self.cdn: Optional[CdnDomain] = None
-        self.waf: Optional[WafDomain] = None
-        if edge.waf_on("alicloud", config.size):
-            assert domain is not None and edge.waf_instance_id is not None
-            self.waf = WafDomain(f"{name}-waf", WafArgs(
-                instance_id=edge.waf_instance_id, domain=domain, certificate_id=ali.certificate_id,
-                rate_limit=edge.rate_limit(config.size), allow=tuple(edge.allow_ips), deny=tuple(edge.deny_ips),
-                behind_cdn=edge.cdn), address, opts=opts)
-        if edge.cdn:
-            assert domain is not None
-            certificate = edge.cas_certificate_id(ali.certificate_id)
-            assert certificate is not None
-            self.cdn = CdnDomain(f"{name}-cdn", CdnArgs(
-                domain=domain, certificate_id=certificate,
-                # SSL Certificates Service keeps certificates in cn-hangzhou (China site) or ap-southeast-1.
-                certificate_region="cn-hangzhou" if ali.region.startswith("cn-") else "ap-southeast-1",
-                scope=edge.cdn_area(ali.region), origin_https=ali.certificate_id is not None),
-                origin=self.waf.cname if self.waf is not None else address, origin_is_address=self.waf is None,
-                opts=opts)
-
-    def record(self, address: pulumi.Input[str]) -> tuple[pulumi.Input[str], str]:
-        """The value and type of the domain's record: the first hop in front of the CLB."""
-        if self.cdn is not None:
-            return self.cdn.cname, "CNAME"
-        if self.waf is not None:
-            return self.waf.cname, "CNAME"
-        return address, "A"
-
-    def outputs(self) -> dict[str, object]:
-        found: dict[str, object] = {}
-        if self.cdn is not None:
-            found["cdnDomain"] = self.cdn.cname
-        if self.waf is not None:
-            found["wafCname"] = self.waf.cname
-        return found
