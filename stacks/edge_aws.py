@@ -50,7 +50,9 @@ class AwsEdge:
         # The ALB admits only CloudFront once the name already points at the distribution (an update after
         # the one that made it): locking it in the same update would cut viewers off while the distribution
         # deploys and the record moves.
-        previous = last_update.outputs()
+        # Read only where it decides something: with the CDN, or where no regional ACL is declared.
+        needs_previous = edge.cdn or self.web_acl is None
+        previous = last_update.outputs() if needs_previous else {}
         self.origin_locked = edge.cdn and CDN_DOMAIN in previous
         # The controller keeps an association whose annotation is gone; `none` removes it, so the regional
         # ACL a previous update attached can be deleted (WAF refuses to delete an associated ACL).
