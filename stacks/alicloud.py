@@ -35,6 +35,7 @@ from components.postgres import external_postgres
 from components.redis import external_redis
 from stacks import cloud_monitoring
 from stacks.config import RegistrySettings, StackConfig
+from stacks.edge_alicloud import AlicloudEdge
 from stacks.data import DataServices, external_vector_store, self_hosted_problems
 from stacks.kubernetes import deploy_on_cluster, user_destination, user_object_store, vector_store_destination
 from components.kubernetes.network import ALIBABA_METADATA, Destination, Isolation
@@ -284,9 +285,15 @@ def deploy(config: StackConfig) -> dict[str, object]:
         result["disasterRecovery"] = disaster_recovery
     if alarms is not None:
         result["alarmContactGroup"] = alarms.group.alarm_contact_group_name
+    edge = AlicloudEdge(config, name, address, on_cloud)
+    result.update(edge.outputs())
+    target, kind = edge.record(address)
     if config.domain and ali.dns_zone:
-        record = AlidnsName(f"{name}-dns", config.domain, ali.dns_zone, address, opts=on_cloud)
+        record = AlidnsName(f"{name}-dns", config.domain, ali.dns_zone, target, kind=kind, opts=on_cloud)
         result["dnsRecord"] = record.record.id
+    elif config.domain and kind == "CNAME":
+        # Create it at your DNS provider: `<domain> CNAME <value>`.
+        result["cnameRecord"] = pulumi.Output.from_input(target).apply(lambda t: f"{config.domain} CNAME {t}")
     elif config.domain:
         # What Compute Nest prints when it manages no DNS zone: add it to /etc/hosts, or create
         # the record at your DNS provider.

@@ -36,6 +36,7 @@ from components.postgres import external_postgres
 from components.redis import external_redis
 from stacks import cloud_monitoring
 from stacks.config import RegistrySettings, StackConfig
+from stacks.edge_aws import AwsEdge
 from stacks.data import DataServices, external_vector_store, self_hosted_problems
 from stacks.kubernetes import deploy_on_cluster, user_destination, user_object_store, vector_store_destination
 from components.kubernetes.network import Destination, Isolation
@@ -150,8 +151,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
     name = naming.prefix()
     preset = PRESETS[config.size]
     production = preset.production
-    provider = aws.Provider(f"{name}-aws", region=settings.region, default_tags={
-        "tags": {"app": "dify", "managed-by": "pulumi", "dify-stack": pulumi.get_stack()}})
+    provider_tags = {"tags": {"app": "dify", "managed-by": "pulumi", "dify-stack": pulumi.get_stack()}}
+    provider = aws.Provider(f"{name}-aws", region=settings.region, default_tags=provider_tags)
     on_cloud = pulumi.ResourceOptions(providers=[provider])
     invoke = pulumi.InvokeOptions(provider=provider)
     identity = aws.get_caller_identity(opts=invoke)
@@ -303,18 +304,22 @@ def deploy(config: StackConfig) -> dict[str, object]:
     zone = (aws.route53.get_zone(name=settings.hosted_zone, private_zone=False, opts=invoke)
             if settings.hosted_zone else None)
     certificate_arn: Optional[pulumi.Input[str]] = settings.certificate_arn
+    certificate: Optional[ValidatedCertificate] = None
     if zone is not None and config.domain:
-        certificate_arn = ValidatedCertificate(f"{name}-tls", config.domain, zone.zone_id, opts=on_cloud).arn
+        certificate = ValidatedCertificate(f"{name}-tls", config.domain, zone.zone_id, opts=on_cloud)
+        certificate_arn = certificate.arn
     if certificate_arn is None:
         pulumi.log.warn("no aws.hostedZone or aws.certificateArn: the ALB serves plain HTTP")
-    entry = alb_entry(certificate_arn, dr_aws.ingress_host(config), settings.load_balancer_internal,
-                      settings.load_balancer_source_ranges, HEALTH_PATH)
+    edge = AwsEdge(config, name, provider, provider_tags)
+    entry = edge.shape(alb_entry(certificate_arn, dr_aws.ingress_host(config), settings.load_balancer_internal,
+                                 settings.load_balancer_source_ranges, HEALTH_PATH))
     outputs = deploy_on_cluster(config, app_provider, entry=entry, data=data, name=name,
                                 identities={w: {"eks.amazonaws.com/role-arn": roles[r].arn}
                                             for r, ws in ROLES.items() if r in roles for w in ws},
                                 isolation=isolation)
 
     hostname = outputs["entryAddress"]
+    edge.front(hostname, certificate)  # type: ignore[arg-type]
     monitoring = monitor(config, name, cluster, postgres, redis, vectors, hostname, identity.account_id, partition,
                          on_cloud)
     result: dict[str, object] = {
@@ -339,7 +344,10 @@ def deploy(config: StackConfig) -> dict[str, object]:
     }
     if monitoring is not None:
         result["alarmTopicArn"] = monitoring.topic.arn
-    if zone is not None and config.domain:
+    result.update(edge.outputs())
+    if zone is not None and config.domain and edge.cdn is not None:
+        result["dnsRecord"] = edge.alias_records(f"{name}-dns", zone.zone_id, on_cloud)[0].fqdn
+    elif zone is not None and config.domain:
         alb_zone = aws.lb.get_hosted_zone_id(load_balancer_type="application", region=settings.region, opts=invoke)
         if disaster_recovery is not None and disaster_recovery.settings.failover_records:
             record = dr_aws.dns(disaster_recovery, name=f"{name}-dns", domain=config.domain, zone_id=zone.zone_id,

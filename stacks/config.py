@@ -21,6 +21,7 @@ from stacks import rules
 from stacks.rules import KeyedError, KeyedErrors, NonEmpty, NonEmptyText, SecretText, Text
 from stacks.settings_alicloud import AlicloudSettings
 from stacks.settings_aws import AwsSettings
+from stacks.settings_edge import EdgeSettings
 from stacks.settings_ops import MonitoringSettings, RestorePointSettings, SelfHostedSettings, VectorStoreSettings
 from stacks.settings_tls import DockerTlsSettings, acme_email, acme_server, directory, http01_domain_problem
 from stacks.strict import Strict
@@ -720,6 +721,7 @@ class StackConfig(Strict):
     vector_store: VectorStoreSettings = Field(default_factory=VectorStoreSettings)
     aws: Optional[AwsSettings] = None
     alicloud: Optional[AlicloudSettings] = None
+    edge: EdgeSettings = Field(default_factory=EdgeSettings)
 
     _domain = field_validator("domain")(lambda cls, v: None if v is None else _hostname(v))
 
@@ -740,7 +742,8 @@ class StackConfig(Strict):
     def _target_fits(self) -> "StackConfig":
         problems = [problem for check in (self._data_modes, self._sections_of_other_targets, self._connections,
                                           lambda: self.monitoring.target_problems(self.target),
-                                          lambda: self.vector_store.problems(self.target))
+                                          lambda: self.vector_store.problems(self.target),
+                                          lambda: self.edge.problems(self))
                     for problem in check()]
         if problems:
             raise problems[0] if len(problems) == 1 else KeyedErrors(problems)

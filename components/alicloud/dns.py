@@ -1,4 +1,4 @@
-"""An Alidns A record for the domain, pointing at the load balancer."""
+"""An Alidns record for the domain: an A record to the load balancer, or a CNAME to the edge in front of it."""
 
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ def record_name(domain: str, zone: str) -> str:
 
 class AlidnsName(pulumi.ComponentResource):
     def __init__(self, name: str, domain: str, zone: str, address: pulumi.Input[str],
-                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+                 opts: Optional[pulumi.ResourceOptions] = None, kind: str = "A") -> None:
         super().__init__("dify:alicloud:AlidnsName", name, None, opts)
         self.record = alicloud.dns.AlidnsRecord(
-            f"{name}-record", domain_name=zone, rr=record_name(domain, zone), type="A", value=address,
+            f"{name}-record", domain_name=zone, rr=record_name(domain, zone), type=kind, value=address,
             ttl=600, remark="Dify (Pulumi)", opts=pulumi.ResourceOptions(parent=self),
         )
         self.fqdn = domain

@@ -86,6 +86,7 @@ class ValidatedCertificate(pulumi.ComponentResource):
         validation = aws.acm.CertificateValidation(
             f"{name}-validation", certificate_arn=certificate.arn, validation_record_fqdns=[record.fqdn], opts=child)
         self.arn: pulumi.Output[str] = validation.certificate_arn
+        self.validation_fqdn: pulumi.Output[str] = record.fqdn
         self.register_outputs({"arn": self.arn})
 
 

@@ -81,6 +81,12 @@ def state(typ: str, name: str, inputs: dict[str, Any]) -> Optional[dict[str, Any
         return {"connectionDomain": f"r-bp1{suffix[:13]}.redis.rds.aliyuncs.com", "port": 6379, "status": "Normal"}
     if typ == "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer":
         return {"address": LB_ADDRESS, "status": "active"}
+    if typ == "alicloud:cdn/domainNew:DomainNew":
+        return {"cname": f"{inputs['domainName']}.w.cdngslb.com", "status": "online"}
+    if typ == "alicloud:wafv3/domain:Domain":
+        return {"cname": f"{suffix[:24]}.yundunwaf5.com", "domainId": f"{inputs['domain']}-waf", "status": 1}
+    if typ == "alicloud:wafv3/defenseTemplate:DefenseTemplate":
+        return {"defenseTemplateId": int(suffix[:6], 16)}
     if typ == "alicloud:ecs/eipAddress:EipAddress":
         return {"ipAddress": NAT_EIP, "status": "Available"}
     if typ == "alicloud:vpc/natGateway:NatGateway":

@@ -22,6 +22,9 @@ SERVICE_CIDR = "172.20.0.0/16"
 S3_PREFIXES = ["3.5.0.0/19", "52.216.0.0/15", "54.231.0.0/16"]
 EXISTING_VPC_CIDR = "10.50.0.0/16"
 ADDON_VERSION = "v4.4.0-eksbuild.1"
+CLOUDFRONT_ORIGIN_FACING = "com.amazonaws.global.cloudfront.origin-facing"
+CLOUDFRONT_PREFIX_LIST = "pl-3b927c52"
+CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
 LB_DNS = "k8s-dify-nginx-0123456789.us-east-1.elb.amazonaws.com"
 
 
@@ -47,6 +50,10 @@ def call(token: str, args: dict[str, Any]) -> Optional[dict[str, Any]]:
                 f"arn:aws:route53:::hostedzone/{HOSTED_ZONE_ID}", "resourceRecordSetCount": 4}
     if token == "aws:lb/getHostedZoneId:getHostedZoneId":
         return {"id": ALB_ZONE_ID}
+    if token == "aws:ec2/getManagedPrefixList:getManagedPrefixList" and args["name"] == CLOUDFRONT_ORIGIN_FACING:
+        return {"id": CLOUDFRONT_PREFIX_LIST, "name": args["name"], "addressFamily": "IPv4", "maxEntries": 55,
+                "ownerId": "AWS", "arn": f"arn:aws:ec2:{REGION}:aws:prefix-list/{CLOUDFRONT_PREFIX_LIST}",
+                "version": 1, "entries": [{"cidr": "120.52.22.96/27", "description": ""}]}
     if token == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
         return {"id": "pl-63a5400a", "name": args["name"], "addressFamily": "IPv4", "maxEntries": 0,
                 "ownerId": "AWS", "arn": f"arn:aws:ec2:{REGION}:aws:prefix-list/pl-63a5400a", "version": 1,
@@ -132,6 +139,18 @@ def state(typ: str, name: str, inputs: dict[str, Any]) -> Optional[dict[str, Any
         domain = inputs["domainName"]
         return {"arn": arn.format("es", f"domain/{domain}"), "domainId": f"{ACCOUNT}/{domain}",
                 "endpoint": f"vpc-{domain}-{_suffix(domain, 26)}.{REGION}.es.amazonaws.com"}
+    if typ == "aws:cloudfront/distribution:Distribution":
+        distribution = "E" + _suffix(name, 13).upper()
+        return {"id": distribution, "arn": f"arn:aws:cloudfront::{ACCOUNT}:distribution/{distribution}",
+                "domainName": f"d{_suffix(name, 13)}.cloudfront.net", "hostedZoneId": CLOUDFRONT_ZONE_ID,
+                "status": "Deployed"}
+    if typ in ("aws:wafv2/webAcl:WebAcl", "aws:wafv2/ipSet:IpSet"):
+        kind = "webacl" if typ.endswith("WebAcl") else "ipset"
+        scope = "global" if inputs.get("scope") == "CLOUDFRONT" else "regional"
+        acl_id = f"{_suffix(name, 8)}-0000-0000-0000-000000000000"
+        return {"arn": f"arn:aws:wafv2:{REGION}:{ACCOUNT}:{scope}/{kind}/{name}/{acl_id}", "id": acl_id}
+    if typ == "aws:cloudwatch/logGroup:LogGroup":
+        return {"arn": arn.format("logs", f"log-group:{inputs.get('name') or name}")}
     if typ == "aws:route53/record:Record":
         return {"fqdn": str(inputs["name"]).rstrip(".")}
     return None
