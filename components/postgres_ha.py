@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence
 
 import pulumi
@@ -225,7 +225,8 @@ class HighlyAvailablePostgres(pulumi.ComponentResource):
             f"{name}-cluster",
             api_version="postgresql.cnpg.io/v1", kind="Cluster",
             metadata=meta(CLUSTER, labels=selector, annotations=annotations),
-            spec=cluster_spec(args, CREDENTIALS, runtime.storage_class, runtime.labels),
+            spec=cluster_spec(replace(args, storage=runtime.volume_size(args.storage)), CREDENTIALS,
+                              runtime.storage_class, runtime.labels),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
                 depends_on=[*after, credentials], protect=args.protect, retain_on_delete=args.retain_on_delete,
                 # The bootstrap runs once; later edits of it mean nothing to the operator.

@@ -723,12 +723,16 @@ class StackConfig(Strict):
                 f"size {self.size} sizes a cluster; the docker target runs one of each service. "
                 "Remove `size` or pick a cluster target (kubernetes, aws, alicloud)"
             ))
-        if self.self_hosted.high_availability and self.target != "kubernetes":
+        if self.self_hosted.high_availability and self.target == "docker":
             problems.append(KeyedError("selfHosted.highAvailability", (
-                "selfHosted.highAvailability runs replicated engines on an existing cluster (target kubernetes); "
-                + ("the docker target runs one of each service" if self.target == "docker" else
-                   f"target {self.target} runs managed data services, replicated by the cloud")
-                + ". Remove selfHosted.highAvailability")))
+                "selfHosted.highAvailability runs replicated engines on a cluster (targets kubernetes, aws, "
+                "alicloud); the docker target runs one of each service. Remove selfHosted.highAvailability")))
+        if self.self_hosted.high_availability and self.target in ("aws", "alicloud") and not any(
+                s.mode == "self-hosted" for s in (self.postgres, self.redis, self.object_storage)):
+            problems.append(KeyedError("selfHosted.highAvailability", (
+                f"selfHosted.highAvailability replicates the self-hosted data services, and every one of target "
+                f"{self.target}'s is managed or external; set postgres.mode, redis.mode or objectStorage.mode "
+                "self-hosted, or remove selfHosted.highAvailability")))
         if self.target in CLUSTER_TARGETS and self.size == "production":
             # The services selfHosted.highAvailability replicates survive a node or zone loss.
             replicated = ("postgres", "redis", "objectStorage") if self.self_hosted.high_availability else ()

@@ -9,10 +9,11 @@ import pulumi
 
 from urllib.parse import urlsplit
 
+from components import images
 from components.dump_restore_point import DumpRestorePoint, restore_point_spec
 from components.endpoints import DataEndpoints, ObjectStoreEndpoint, VectorStoreEndpoint
 from components.object_store import DEFAULT_BUCKET, DEFAULT_PLUGIN_BUCKET, SelfHostedObjectStore, external_object_store
-from components.object_store_ha import HaObjectStoreArgs, HighlyAvailableObjectStore
+from components.object_store_ha import MASTERS, HaObjectStoreArgs, HighlyAvailableObjectStore
 from components.postgres import MAX_CONNECTIONS, SelfHostedPostgres, external_postgres
 from components.postgres_ha import HaPostgresArgs, HighlyAvailablePostgres
 from components.redis import SelfHostedRedis, external_redis
@@ -41,8 +42,20 @@ BACKENDS: dict[str, tuple[Callable[[StackConfig], Any], type, Callable[[Any], An
 }
 
 
-def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime) -> DataServices:
-    """Data services for targets without managed ones (Docker, an existing cluster)."""
+@dataclass(frozen=True)
+class CloudFacts:
+    """What a cloud target knows and provides beside the data services it self-hosts: the endpoints of
+    the ones it manages (by service), its nodes' zones and where pods reach the Kubernetes API server."""
+
+    managed: dict[str, Any]
+    zones: tuple[str, ...] = ()
+    api_server_cidrs: tuple[pulumi.Input[str], ...] = ()
+
+
+def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime,
+                            cloud: Optional[CloudFacts] = None) -> DataServices:
+    """Data services as config says: self-hosted in the cluster (or on the Docker host), external, or
+    (on a cloud target, `cloud`) the managed ones it hands in."""
     workloads: list[pulumi.Resource] = []
     internal: dict[str, str] = {}
     endpoints: dict[str, Any] = {}
@@ -59,10 +72,12 @@ def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime) ->
             deployed[service] = component.workload
             internal[service] = component.spec.address
             endpoints[service] = component.endpoint
+        elif cloud is not None and service in cloud.managed:
+            endpoints[service] = cloud.managed[service]
         else:
             endpoints[service] = external(settings)
     if "object-store" in ha:
-        store = HighlyAvailableObjectStore(f"{name}-object-store", ha_object_store_args(config),
+        store = HighlyAvailableObjectStore(f"{name}-object-store", ha_object_store_args(config, cloud),
                                            runtime)  # type: ignore[arg-type]
         workloads += store.workloads
         deployed["object-store"] = store.release
@@ -71,7 +86,7 @@ def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime) ->
     if "postgres" in ha:
         # Backups archive WAL from the start: into a store (and bucket) that is up.
         store_first = [deployed["object-store"]] if config.self_hosted.backups and "object-store" in deployed else []
-        postgres = HighlyAvailablePostgres(f"{name}-postgres", ha_postgres_args(config, endpoints["object-store"]),
+        postgres = HighlyAvailablePostgres(f"{name}-postgres", ha_postgres_args(config, endpoints["object-store"], cloud),
                                            runtime, depends_on=store_first)  # type: ignore[arg-type]
         workloads += postgres.workloads
         deployed["postgres"] = postgres
@@ -83,8 +98,9 @@ def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime) ->
         internal["redis"] = redis.address
         endpoints["redis"] = redis.endpoint
     data = DataEndpoints(endpoints["postgres"], endpoints["redis"], endpoints["object-store"],
-                         external_vector_store(config.vector_store))
-    if config.restore_points.enabled and config.postgres.mode == "external":
+                         cloud.managed.get("vector-store") if cloud is not None
+                         else external_vector_store(config.vector_store))
+    if cloud is None and config.restore_points.enabled and config.postgres.mode == "external":
         pulumi.log.warn("restorePoints.enabled: postgres.mode external takes no restore point before migrations; "
                         "back up your server with its own tooling before changing dify.version")
     if config.restore_points.enabled and config.postgres.mode == "self-hosted":
@@ -103,7 +119,8 @@ def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime) ->
     return DataServices(data, workloads, internal, modes)
 
 
-def ha_postgres_args(config: StackConfig, object_store: ObjectStoreEndpoint) -> HaPostgresArgs:
+def ha_postgres_args(config: StackConfig, object_store: ObjectStoreEndpoint,
+                     cloud: Optional[CloudFacts] = None) -> HaPostgresArgs:
     from components.kubernetes.sizing import preset
 
     ha, pg = config.self_hosted, config.postgres
@@ -120,18 +137,18 @@ def ha_postgres_args(config: StackConfig, object_store: ObjectStoreEndpoint) -> 
         install_operators=ha.install_operators, operator_namespace=ha.operator_namespace,
         cnpg_chart_version=ha.cnpg_chart_version, barman_cloud_chart_version=ha.barman_cloud_chart_version,
         backups=object_store if ha.backups else None, backup_retention=ha.backup_retention,
-        api_server_cidrs=tuple(ha.api_server_cidrs),
+        api_server_cidrs=tuple(ha.api_server_cidrs) or (cloud.api_server_cidrs if cloud is not None else ()),
         protect=config.size == "production", retain_on_delete=config.kubernetes.keep_data_on_destroy,
     )
 
 
-def ha_object_store_args(config: StackConfig) -> HaObjectStoreArgs:
+def ha_object_store_args(config: StackConfig, cloud: Optional[CloudFacts] = None) -> HaObjectStoreArgs:
     from components.kubernetes.sizing import preset
 
     ha, store = config.self_hosted, config.object_storage
     return HaObjectStoreArgs(
         bucket=store.bucket or DEFAULT_BUCKET, plugin_bucket=store.plugin_bucket or DEFAULT_PLUGIN_BUCKET,
-        chart_version=ha.object_store_chart_version, zones=tuple(ha.object_store_zones),
+        chart_version=ha.object_store_chart_version, zones=tuple(ha.object_store_zones) or (cloud.zones if cloud is not None else ()),
         volume_servers=ha.object_store_volume_servers, filers=ha.object_store_filers,
         gateways=ha.object_store_gateways, storage=ha.object_store_volume_size,
         require_zones=preset(config.size).spread == "zones", mirror=config.registry.mirror,
@@ -172,8 +189,77 @@ def ha_redis_args(config: StackConfig) -> HaRedisArgs:
 
 
 def self_hosted_problems(config: StackConfig, target: str) -> list[str]:
-    """Cloud targets run managed data services (or external ones the user runs), never in-cluster pods."""
-    sections = (("postgres", config.postgres), ("redis", config.redis), ("objectStorage", config.object_storage))
-    return [f"{key}.mode: target {target} uses managed services (or external ones you run); "
-            f"set `pulumi config set --path {key}.mode managed`"
-            for key, settings in sections if settings.mode == "self-hosted"]
+    """A self-hosted PostgreSQL on a cloud target keeps its backups and restore points in an S3 store it
+    reaches with keys: the self-hosted object store. The managed bucket is S3 reached through the
+    workloads' IRSA roles (aws), which the PostgreSQL pods and the restore-point Job do not have, or OSS
+    (alicloud), which Barman Cloud and the restore point's S3 client do not speak."""
+    if config.postgres.mode != "self-hosted" or config.object_storage.mode != "managed":
+        return []
+    wants = (["selfHosted.backups: base backups and WAL of the self-hosted PostgreSQL"]
+             if config.self_hosted.high_availability and config.self_hosted.backups else [])
+    wants += (["restorePoints.enabled: the restore points of the self-hosted PostgreSQL"]
+              if config.restore_points.enabled else [])
+    bucket = "S3 bucket, reached through IRSA roles only" if target == "aws" else "OSS bucket"
+    return [f"{what} go to an S3 store with keys, and target {target}'s managed {bucket}; set objectStorage.mode self-hosted too (with selfHosted.highAvailability it is a replicated "
+            f"store), or `pulumi config set --path {what.split(':')[0]} false` and back up otherwise"
+            for what in wants]
+
+
+def self_hosted_in_cluster(config: StackConfig) -> set[str]:
+    """The data services a cloud target runs in its cluster (`postgres`, `redis`, `object-store`)."""
+    return set(data_mode.current_modes(config))
+
+
+def self_hosted_images(config: StackConfig) -> list[str]:
+    """The Docker Hub images the self-hosted data services pull (a cloud target mirrors them)."""
+    found = []
+    if config.redis.mode == "self-hosted" and not config.self_hosted.high_availability:
+        found.append(images.REDIS)
+    if config.object_storage.mode == "self-hosted":
+        found.append(images.SEAWEEDFS)
+    if config.postgres.mode == "self-hosted" and config.restore_points.enabled:
+        found.append(images.AWS_CLI)
+    return found
+
+
+def with_storage_class(config: StackConfig, storage_class: str) -> StackConfig:
+    """The cloud's class for the data services' volumes, unless kubernetes.storageClass names another."""
+    if config.kubernetes.storage_class is not None:
+        return config
+    return config.model_copy(update={"kubernetes": config.kubernetes.model_copy(
+        update={"storage_class": storage_class})})
+
+
+def _apart(config: StackConfig) -> int:
+    """The most pods of one replicated engine that must each run on a node of its own: SeaweedFS's
+    masters, filers and gateways always; in production also the PostgreSQL instances and the Redis
+    servers and sentinels (required anti-affinity)."""
+    ha, needed = config.self_hosted, []
+    if config.object_storage.mode == "self-hosted":
+        needed += [MASTERS, ha.object_store_filers, ha.object_store_gateways]
+    if config.size == "production" and config.postgres.mode == "self-hosted":
+        needed.append(ha.postgres_instances)
+    if config.size == "production" and config.redis.mode == "self-hosted":
+        needed += [ha.redis_instances, ha.redis_sentinels]
+    return max(needed, default=0)
+
+
+def ha_node_problem(config: StackConfig, nodes: int, key: str) -> list[str]:
+    """The replicated engines' pods that must run apart need as many nodes as the cluster may shrink to."""
+    if not config.self_hosted.high_availability:
+        return []
+    needed = _apart(config)
+    if nodes >= needed:
+        return []
+    return [f"{key}: the replicated data services place {needed} replicas each on a node of its own, and the "
+            f"cluster may have only {nodes} nodes; set {key} to {needed} or more (or lower the selfHosted "
+            "instance counts)"]
+
+
+def endpoint_output(service: str, internal: dict[str, Any], endpoint: Any, outputs: dict[str, Any]) -> Any:
+    """host:port of a data service for the stack's outputs: managed, external or in the cluster."""
+    if service in internal:
+        return internal[service]
+    if endpoint is not None:
+        return f"{endpoint.host}:{endpoint.port}"
+    return outputs["internalEndpoints"].get(service)
