@@ -176,11 +176,12 @@ def deploy(config: StackConfig) -> dict[str, object]:
     internal: dict[str, object] = {}
     if config.postgres.mode == "managed":
         postgres = ManagedPostgres(f"{name}-postgres", config.postgres, ali.rds, sizing, network, whitelist,
-                                   opts=on_cloud)
+                                   vector_database=config.pgvector_database, opts=on_cloud)
         pg_endpoint = postgres.endpoint
         internal["postgres"] = pulumi.Output.concat(postgres.host, ":", postgres.port.apply(str))
     else:
-        pg_endpoint = external_postgres(config.postgres) if config.postgres.mode == "external" else None
+        pg_endpoint = (external_postgres(config.postgres, config.pgvector_database) if config.postgres.mode == "external"
+                       else None)
     redis: Optional[ManagedRedis] = None
     if config.redis.mode == "managed":
         redis = ManagedRedis(f"{name}-redis", config.redis, ali.kvstore, sizing, network, whitelist, opts=on_cloud)

@@ -213,11 +213,13 @@ def deploy(config: StackConfig) -> dict[str, object]:
             storage_gb=settings.rds_storage_gb or preset.rds_storage_gb,
             backup_retention_days=settings.backup_retention_days or preset.backup_retention_days,
             production=production, vpc_id=vpc.vpc_id, subnet_ids=vpc.private_subnet_ids,
-            client_security_group_id=cluster.security_group_id, opts=on_cloud)
+            client_security_group_id=cluster.security_group_id, vector_database=config.pgvector_database,
+            opts=on_cloud)
         pg_endpoint = postgres.endpoint
         internal["postgres"] = pulumi.Output.concat(postgres.host, ":5432")
     else:
-        pg_endpoint = external_postgres(config.postgres) if config.postgres.mode == "external" else None
+        pg_endpoint = (external_postgres(config.postgres, config.pgvector_database) if config.postgres.mode == "external"
+                       else None)
     redis: Optional[ElastiCacheRedis] = None
     if config.redis.mode == "managed":
         redis = ElastiCacheRedis(

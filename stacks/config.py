@@ -694,6 +694,7 @@ class StackConfig(Strict):
     @model_validator(mode="after")
     def _target_fits(self) -> "StackConfig":
         problems = [problem for check in (self._data_modes, self._sections_of_other_targets, self._connections,
+                                          self._pgvector,
                                           lambda: self.monitoring.target_problems(self.target),
                                           lambda: self.vector_store.problems(self.target))
                     for problem in check()]
@@ -767,6 +768,26 @@ class StackConfig(Strict):
                 "target alicloud needs a region: set `region` (or the `alicloud` section, at least alicloud.region)"
             ))
         return problems
+
+    @property
+    def pgvector_database(self) -> Optional[str]:
+        """pgvector's own database on Dify's server, or None when the vectors live in postgres.database."""
+        chosen = self.vector_store.pgvector.database if self.vector_store.kind == "pgvector" else None
+        return chosen if chosen != self.postgres.database else None
+
+    def _pgvector(self) -> list[KeyedError]:
+        chosen = self.vector_store.pgvector.database
+        if chosen is None or self.vector_store.kind != "pgvector":
+            return []
+        key = "vectorStore.pgvector.database"
+        try:
+            rules.postgres_identifier(chosen, created_here=self.postgres.mode != "external")
+        except ValueError as error:
+            return [KeyedError(key, str(error))]
+        if chosen == self.postgres.plugin_database:
+            return [KeyedError(key, f"{key} must differ from postgres.pluginDatabase ({chosen}): that one is the "
+                                    "plugin daemon's; give a database of its own, e.g. dify_vectors")]
+        return []
 
     def _connections(self) -> list[KeyedError]:
         if self.target == "aws" and self.aws is None:

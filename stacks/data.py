@@ -14,7 +14,7 @@ from components.dump_restore_point import DumpRestorePoint, restore_point_spec
 from components.endpoints import DataEndpoints, ObjectStoreEndpoint, VectorStoreEndpoint
 from components.object_store import DEFAULT_BUCKET, DEFAULT_PLUGIN_BUCKET, SelfHostedObjectStore, external_object_store
 from components.object_store_ha import MASTERS, HaObjectStoreArgs, HighlyAvailableObjectStore
-from components.postgres import MAX_CONNECTIONS, SelfHostedPostgres, external_postgres
+from components.postgres import MAX_CONNECTIONS, SelfHostedPostgres, external_postgres, vector_database_spec
 from components.postgres_ha import HaPostgresArgs, HighlyAvailablePostgres
 from components.redis import SelfHostedRedis, external_redis
 from components.redis_ha import HaRedisArgs, HighlyAvailableRedis
@@ -34,11 +34,18 @@ class DataServices:
     modes: Any = None
 
 
-# service -> (its settings in the config, self-hosted component, external endpoint)
-BACKENDS: dict[str, tuple[Callable[[StackConfig], Any], type, Callable[[Any], Any]]] = {
-    "postgres": (lambda c: c.postgres, SelfHostedPostgres, external_postgres),
-    "redis": (lambda c: c.redis, SelfHostedRedis, external_redis),
-    "object-store": (lambda c: c.object_storage, SelfHostedObjectStore, external_object_store),
+# service -> (its settings in the config, self-hosted component (name, config, runtime), external endpoint)
+BACKENDS: dict[str, tuple[Callable[[StackConfig], Any], Callable[[str, StackConfig, Runtime], Any],
+                          Callable[[StackConfig], Any]]] = {
+    "postgres": (lambda c: c.postgres,
+                 lambda n, c, r: SelfHostedPostgres(n, c.postgres, r, c.registry.mirror,
+                                                    vector_database=c.pgvector_database),
+                 lambda c: external_postgres(c.postgres, c.pgvector_database)),
+    "redis": (lambda c: c.redis, lambda n, c, r: SelfHostedRedis(n, c.redis, r, c.registry.mirror),
+              lambda c: external_redis(c.redis)),
+    "object-store": (lambda c: c.object_storage,
+                     lambda n, c, r: SelfHostedObjectStore(n, c.object_storage, r, c.registry.mirror),
+                     lambda c: external_object_store(c.object_storage)),
 }
 
 
@@ -67,15 +74,18 @@ def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime,
         if service in ha:
             continue
         if settings.mode == "self-hosted":
-            component = self_hosted(f"{name}-{service}", settings, runtime, config.registry.mirror)
+            component = self_hosted(f"{name}-{service}", config, runtime)
             workloads.append(component.workload)
             deployed[service] = component.workload
             internal[service] = component.spec.address
             endpoints[service] = component.endpoint
+            if service == "postgres" and component.endpoint.vector_database:
+                workloads.append(runtime.run(vector_database_spec(component.endpoint, config.registry.mirror),
+                                             depends_on=[component.workload], parent=component))
         elif cloud is not None and service in cloud.managed:
             endpoints[service] = cloud.managed[service]
         else:
-            endpoints[service] = external(settings)
+            endpoints[service] = external(config)
     if "object-store" in ha:
         store = HighlyAvailableObjectStore(f"{name}-object-store", ha_object_store_args(config, cloud),
                                            runtime)  # type: ignore[arg-type]
@@ -128,6 +138,7 @@ def ha_postgres_args(config: StackConfig, object_store: ObjectStoreEndpoint,
     connections = budget.budget(config)
     return HaPostgresArgs(
         user=pg.user, database=pg.database, plugin_database=pg.plugin_database,
+        vector_database=config.pgvector_database,
         max_connections=pg.max_connections or MAX_CONNECTIONS,
         instances=ha.postgres_instances, synchronous_replicas=ha.synchronous_replicas,
         pooler_instances=ha.pooler_instances,
