@@ -691,6 +691,22 @@ class StackConfig(Strict):
             raise KeyedError("region", f"`region` and `{cloud}.region` name different regions; set only one of them")
         return {**data, cloud: {**section, "region": region}}
 
+    @model_validator(mode="before")
+    @classmethod
+    def _managed_on_clouds(cls, data: object) -> object:
+        """A cloud target's data services are its managed ones unless a mode says otherwise: in-cluster
+        data (`self-hosted`) is asked for, never a default."""
+        if not isinstance(data, dict) or data.get("target") not in ("aws", "alicloud"):
+            return data
+        out = dict(data)
+        for section in ("postgres", "redis", "objectStorage"):
+            given = out.get(section)
+            if given is None:
+                out[section] = {"mode": "managed"}
+            elif isinstance(given, dict) and "mode" not in given:
+                out[section] = {**given, "mode": "managed"}
+        return out
+
     @model_validator(mode="after")
     def _target_fits(self) -> "StackConfig":
         problems = [problem for check in (self._data_modes, self._sections_of_other_targets, self._connections,
