@@ -180,8 +180,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
         pg_endpoint = postgres.endpoint
         internal["postgres"] = pulumi.Output.concat(postgres.host, ":", postgres.port.apply(str))
     else:
-        pg_endpoint = (external_postgres(config.postgres, config.pgvector_database) if config.postgres.mode == "external"
-                       else None)
+        pg_endpoint = (external_postgres(config.postgres, config.pgvector_database)
+                       if config.postgres.mode == "external" else None)
     redis: Optional[ManagedRedis] = None
     if config.redis.mode == "managed":
         redis = ManagedRedis(f"{name}-redis", config.redis, ali.kvstore, sizing, network, whitelist, opts=on_cloud)
@@ -271,8 +271,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
                 zones=tuple(zones), api_server_cidrs=(vpc,)))
             return DataServices(services.endpoints, workloads + services.workloads, {**internal, **services.internal},
                                 services.modes)
-        endpoints = DataEndpoints(pg_endpoint, redis_endpoint, store_endpoint, vector_endpoint)  # type: ignore[arg-type]
-        return DataServices(endpoints, workloads, internal)  # type: ignore[arg-type]
+        return DataServices(DataEndpoints(pg_endpoint, redis_endpoint, store_endpoint,  # type: ignore[arg-type]
+                                          vector_endpoint), workloads, internal)  # type: ignore[arg-type]
 
     entry = ClbEntry(f"{name}-entry", ali, sizing, zones, opts=on_cloud)
     outputs = deploy_on_cluster(config, app_provider, entry=entry.entry, data=data, name=name,

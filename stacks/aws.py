@@ -218,8 +218,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
         pg_endpoint = postgres.endpoint
         internal["postgres"] = pulumi.Output.concat(postgres.host, ":5432")
     else:
-        pg_endpoint = (external_postgres(config.postgres, config.pgvector_database) if config.postgres.mode == "external"
-                       else None)
+        pg_endpoint = (external_postgres(config.postgres, config.pgvector_database)
+                       if config.postgres.mode == "external" else None)
     redis: Optional[ElastiCacheRedis] = None
     if config.redis.mode == "managed":
         redis = ElastiCacheRedis(
@@ -317,8 +317,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
                 zones=tuple(zones), api_server_cidrs=(vpc.cidr,)))
             return DataServices(services.endpoints, workloads + services.workloads, {**internal, **services.internal},
                                 services.modes)
-        endpoints = DataEndpoints(pg_endpoint, redis_endpoint, store_endpoint, vector_endpoint)  # type: ignore[arg-type]
-        return DataServices(endpoints, workloads, internal)  # type: ignore[arg-type]
+        return DataServices(DataEndpoints(pg_endpoint, redis_endpoint, store_endpoint,  # type: ignore[arg-type]
+                                          vector_endpoint), workloads, internal)  # type: ignore[arg-type]
 
     zone = (aws.route53.get_zone(name=settings.hosted_zone, private_zone=False, opts=invoke)
             if settings.hosted_zone else None)

@@ -80,8 +80,11 @@ def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime,
             internal[service] = component.spec.address
             endpoints[service] = component.endpoint
             if service == "postgres" and component.endpoint.vector_database:
-                workloads.append(runtime.run(vector_database_spec(component.endpoint, config.registry.mirror),
-                                             depends_on=[component.workload], parent=component))
+                # pgvector's own database; the restore point dumps it, so it waits for it too.
+                deployed["vector-database"] = runtime.run(
+                    vector_database_spec(component.endpoint, config.registry.mirror),
+                    depends_on=[component.workload], parent=component)
+                workloads.append(deployed["vector-database"])
         elif cloud is not None and service in cloud.managed:
             endpoints[service] = cloud.managed[service]
         else:
@@ -96,7 +99,8 @@ def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime,
     if "postgres" in ha:
         # Backups archive WAL from the start: into a store (and bucket) that is up.
         store_first = [deployed["object-store"]] if config.self_hosted.backups and "object-store" in deployed else []
-        postgres = HighlyAvailablePostgres(f"{name}-postgres", ha_postgres_args(config, endpoints["object-store"], cloud),
+        postgres = HighlyAvailablePostgres(f"{name}-postgres",
+                                           ha_postgres_args(config, endpoints["object-store"], cloud),
                                            runtime, depends_on=store_first)  # type: ignore[arg-type]
         workloads += postgres.workloads
         deployed["postgres"] = postgres
@@ -124,7 +128,8 @@ def self_hosted_or_external(name: str, config: StackConfig, runtime: Runtime,
         spec = restore_point_spec(data.postgres, data.object_store, config.dify.version, config.restore_points.keep,
                                   config.registry.mirror)
         point = DumpRestorePoint(f"{name}-restore-point", spec, runtime,
-                                 after=[deployed[s] for s in ("postgres", "object-store") if s in deployed])
+                                 after=[deployed[s] for s in ("postgres", "vector-database", "object-store")
+                                        if s in deployed])
         workloads.append(point.workload)
     return DataServices(data, workloads, internal, modes)
 
@@ -159,7 +164,8 @@ def ha_object_store_args(config: StackConfig, cloud: Optional[CloudFacts] = None
     ha, store = config.self_hosted, config.object_storage
     return HaObjectStoreArgs(
         bucket=store.bucket or DEFAULT_BUCKET, plugin_bucket=store.plugin_bucket or DEFAULT_PLUGIN_BUCKET,
-        chart_version=ha.object_store_chart_version, zones=tuple(ha.object_store_zones) or (cloud.zones if cloud is not None else ()),
+        chart_version=ha.object_store_chart_version,
+        zones=tuple(ha.object_store_zones) or (cloud.zones if cloud is not None else ()),
         volume_servers=ha.object_store_volume_servers, filers=ha.object_store_filers,
         gateways=ha.object_store_gateways, storage=ha.object_store_volume_size,
         require_zones=preset(config.size).spread == "zones", mirror=config.registry.mirror,
@@ -211,7 +217,8 @@ def self_hosted_problems(config: StackConfig, target: str) -> list[str]:
     wants += (["restorePoints.enabled: the restore points of the self-hosted PostgreSQL"]
               if config.restore_points.enabled else [])
     bucket = "S3 bucket, reached through IRSA roles only" if target == "aws" else "OSS bucket"
-    return [f"{what} go to an S3 store with keys, and target {target}'s managed {bucket}; set objectStorage.mode self-hosted too (with selfHosted.highAvailability it is a replicated "
+    return [f"{what} go to an S3 store with keys, and target {target}'s managed {bucket}; set "
+            "objectStorage.mode self-hosted too (with selfHosted.highAvailability it is a replicated "
             f"store), or `pulumi config set --path {what.split(':')[0]} false` and back up otherwise"
             for what in wants]
 

@@ -63,10 +63,13 @@ def test_a_job_makes_it_on_the_single_pod_before_the_migration_new_or_existing_d
     postgres = next(r for r in run.of_type("kubernetes:apps/v1:StatefulSet") if r.name.endswith("-postgres"))
     assert init_job.urn in migrate.dependency_urns, "the api migrates once the database exists"
     assert postgres.urn in init_job.dependency_urns
+    restore_point = next(r for n, r in jobs.items() if n.endswith("-restore-point"))
+    assert init_job.urn in restore_point.dependency_urns, "the restore point dumps it: it exists first"
     # The server's own init SQL (and so its pod) stays as it was: nothing restarts.
     before = cached_run("k8s", {})
-    files = lambda r: next(m for m in of_kind(r, "ConfigMap") if "-postgres-files-" in m["metadata"]["name"])  # noqa: E731
-    assert files(before)["data"] == files(run)["data"]
+    def files(of):
+        return next(m for m in of_kind(of, "ConfigMap") if "-postgres-files-" in m["metadata"]["name"])["data"]
+    assert files(before) == files(run)
     assert not [m for m in of_kind(before, "Job") if "-db-init-" in m["metadata"]["name"]]
 
 

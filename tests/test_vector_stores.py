@@ -13,7 +13,8 @@ from tests.test_kubernetes import assert_secrets_only_in_secrets, by_service, en
 from tests.test_upstream_releases import upstream_keys
 from tools.mocks import run_program
 
-VECTOR_PREFIXES = ("VECTOR_STORE", "PGVECTOR_", "OPENSEARCH_", "ANALYTICDB_", "TABLESTORE_", "QDRANT_", "WEAVIATE_", "MILVUS_")
+VECTOR_PREFIXES = ("VECTOR_STORE", "PGVECTOR_", "OPENSEARCH_", "ANALYTICDB_", "TABLESTORE_", "QDRANT_", "WEAVIATE_",
+                   "MILVUS_")
 USERS = ("api", "worker")
 NOT_USERS = ("beat", "api-websocket", "migrate", "plugin-daemon", "web")
 QDRANT = {"kind": "external", "engine": "qdrant", "url": "https://qdrant.example.com:6333", "apiKey": "qdKey-Hx81"}

@@ -99,8 +99,8 @@ def pgvector_env(pg: PostgresEndpoint) -> tuple[Env, SecretEnv]:
 
 
 # Every key a vector store sets starts with one of these.
-VECTOR_STORE_PREFIXES = ("VECTOR_STORE", "PGVECTOR_", "OPENSEARCH_", "ANALYTICDB_", "TABLESTORE_", "QDRANT_", "WEAVIATE_",
-                         "MILVUS_")
+VECTOR_STORE_PREFIXES = ("VECTOR_STORE", "PGVECTOR_", "OPENSEARCH_", "ANALYTICDB_", "TABLESTORE_", "QDRANT_",
+                         "WEAVIATE_", "MILVUS_")
 
 
 def vector_store_env(store: VectorStoreEndpoint) -> tuple[Env, SecretEnv]:
