@@ -19,7 +19,7 @@ from components.dify.releases import LTS_VERSION
 from tests.change_plan import cached_run, stateful_losses
 from tests.reachability import Address, Cluster
 from tests.test_ha_data import _pods, cr, seaweedfs_values
-from tests.test_kubernetes import env_of, named, of_kind
+from tests.test_kubernetes import K8S_VERSION, cached_schemas, env_of, named, of_kind  # noqa: F401  (fixture)
 from tools.mocks import Run, aws as aws_mock, manifests, run_program
 
 SELF_HOSTED = {"postgres": {"mode": "self-hosted", "maxConnections": 1000}, "redis": {"mode": "self-hosted"},
@@ -38,7 +38,8 @@ def on_aws() -> Run:
 
 
 def on_alicloud() -> Run:
-    return cached_run("alicloud", SELF_HOSTED)
+    # With the Prometheus Operator's objects, for the exporters.
+    return cached_run("alicloud", {**SELF_HOSTED, "monitoring": {"prometheusOperator": True}})
 
 
 def mixed() -> Run:
@@ -133,6 +134,20 @@ def test_ack_gets_a_zone_following_essd_class_and_claims_of_at_least_its_smalles
     assert seaweedfs_values(on_aws())["master"]["data"]["size"] == "1Gi", "EBS takes small volumes"
 
 
+BUILT_IN = ("v1", "apps/", "batch/", "policy/", "autoscaling/")
+
+
+@pytest.mark.parametrize("run", [on_aws, on_alicloud], ids=["aws", "alicloud"])
+def test_the_built_in_objects_are_valid_for_the_pinned_kubernetes_version(run, cached_schemas):
+    import kubernetes_validate
+
+    checked = [m for m in manifests(run()) if m["apiVersion"].startswith(BUILT_IN)
+               or m["apiVersion"].split("/")[0].endswith(".k8s.io")]
+    assert any(m["kind"] == "StorageClass" for m in checked)
+    for manifest in checked:
+        kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
+
+
 def test_the_storage_class_exists_before_dify_and_its_data_services():
     for run, name in ((on_aws(), "dify-prod-volumes-gp3"), (on_alicloud(), "dify-alicloud-volumes-essd")):
         storage_class = run.named("kubernetes:storage.k8s.io/v1:StorageClass", name)
@@ -224,6 +239,16 @@ def test_the_restore_point_dumps_the_replicated_postgres_into_the_replicated_sto
         upload = {e["name"]: e.get("value") for e in containers["containers"][0]["env"]}
         assert "object-store" in upload["AWS_ENDPOINT_URL"]
         assert not run.of_type("aws:rds/snapshot:Snapshot") and not run.of_type("alicloud:rds/rdsBackup:RdsBackup")
+
+
+def test_the_exporters_watch_the_pooler_and_the_master_that_dify_uses():
+    run = on_alicloud()
+    exporters = {m["metadata"]["name"]: {e["name"]: e.get("value") for e in
+                                         m["spec"]["template"]["spec"]["containers"][0].get("env", [])}
+                 for m in of_kind(run, "Deployment") if m["metadata"]["name"].endswith("-exporter")}
+    host = run.outputs["postgresEndpoint"]
+    assert exporters["postgres-exporter"]["DATA_SOURCE_URI"] == f"{host}/dify?sslmode=require"
+    assert exporters["redis-exporter"]["REDIS_ADDR"] == "redis://redis-master:6379"
 
 
 def test_upgrades_lose_nothing_and_the_switch_is_guarded_on_a_cloud():
