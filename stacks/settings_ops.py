@@ -157,7 +157,7 @@ class RestorePointSettings(Strict):
 
 class SelfHostedSettings(Strict):
     """Self-hosted data services: single pods (dev, small) or replicated engines that survive a node or
-    zone loss (target kubernetes). With `highAvailability`, PostgreSQL runs as a CloudNativePG cluster
+    zone loss (the cluster targets). With `highAvailability`, PostgreSQL runs as a CloudNativePG cluster
     and Redis as replication under Redis Sentinel (the OpsTree redis-operator).
 
     `installOperators`: install the operators (Helm) into `operatorNamespace`; false uses the ones the
