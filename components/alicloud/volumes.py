@@ -4,7 +4,7 @@ ACK's own `alicloud-disk-essd` class binds at once (`Immediate`): the disk is ma
 the pod is scheduled, and an ESSD attaches only to nodes of its zone, so a pod the topology spread
 sends to the other zone never starts. This class waits for the pod (`WaitForFirstConsumer`), encrypts
 the disk (the account's default KMS key), grows it in place, and in production keeps it when its
-claim is deleted. An ESSD (performance level PL1) is at least 20 GiB: smaller claims ask for that.
+claim is deleted. An ESSD (at its default performance level, PL1) is at least 20 GiB: smaller claims ask for that.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class EssdVolumes(pulumi.ComponentResource):
         self.storage_class = k8s.storage.v1.StorageClass(
             f"{name}-essd", metadata={"name": STORAGE_CLASS, "labels": {"app.kubernetes.io/managed-by": "pulumi"}},
             provisioner=PROVISIONER,
-            parameters={"type": "cloud_essd", "performanceLevel": "PL1", "fstype": "ext4", "encrypted": "true"},
+            parameters={"type": "cloud_essd", "csi.storage.k8s.io/fstype": "ext4", "encrypted": "true"},
             volume_binding_mode="WaitForFirstConsumer", allow_volume_expansion=True,
             reclaim_policy="Retain" if production else "Delete",
             opts=pulumi.ResourceOptions(parent=self, provider=provider))
