@@ -282,3 +282,14 @@ def test_production_with_replicated_engines_needs_no_allowance_but_single_pods_d
 ])
 def test_wrong_cloud_ha_config_is_rejected_naming_the_key(stack, overrides, key):
     assert key in _rejected(stack, overrides)
+
+
+def test_a_cloud_targets_data_services_are_managed_unless_a_mode_says_otherwise():
+    from stacks.config import StackConfig
+
+    plain = StackConfig.model_validate({"target": "aws", "region": "us-east-1"})
+    assert (plain.postgres.mode, plain.redis.mode, plain.object_storage.mode) == ("managed",) * 3
+    mixed = StackConfig.model_validate({"target": "alicloud", "region": "cn-hangzhou", "redis": {"mode": "self-hosted"},
+                                        "postgres": {"database": "dify"}})
+    assert (mixed.postgres.mode, mixed.redis.mode, mixed.object_storage.mode) == ("managed", "self-hosted", "managed")
+    assert StackConfig.model_validate({"target": "kubernetes"}).postgres.mode == "self-hosted"
