@@ -1,8 +1,8 @@
-"""A restore point of self-hosted PostgreSQL: `pg_dump` of both databases into the object store.
+"""A restore point of self-hosted PostgreSQL: `pg_dump` of Dify's databases into the object store.
 
 One run-once workload per release, in two steps that share a scratch directory: PostgreSQL's own image
-(so `pg_dump` has the server's major version) dumps Dify's and the plugin daemon's databases in the
-custom format; then the AWS CLI uploads them to `s3://<bucket>/restore-points/<release>/<UTC time>/`
+(so `pg_dump` has the server's major version) dumps Dify's and the plugin daemon's databases (and
+pgvector's, when it has its own) in the custom format; then the AWS CLI uploads them to `s3://<bucket>/restore-points/<release>/<UTC time>/`
 and deletes all but the newest `keep` restore points under `restore-points/`. Dify's migration (and
 every service that uses data) waits for it. Its spec changes only with the release (or a credential),
 so another `pulumi up` of the same release takes none.
@@ -28,7 +28,7 @@ DUMP_SCRIPT = """set -eu
 dir="${RESTORE_POINT_DIR:-/restore-point}"
 rm -f "$dir"/*.dump "$dir/stamp"
 until pg_isready -q -d "$DIFY_DB"; do echo "waiting for PostgreSQL"; sleep 2; done
-for db in "$DIFY_DB" "$DIFY_PLUGIN_DB"; do
+for db in "$DIFY_DB" "$DIFY_PLUGIN_DB" ${DIFY_VECTOR_DB:+"$DIFY_VECTOR_DB"}; do
   pg_dump --format=custom --no-owner --dbname="$db" --file="$dir/$db.dump"
   echo "dumped $db: $(wc -c < "$dir/$db.dump") bytes"
 done
@@ -41,7 +41,7 @@ stamp=$(cat "$dir/stamp")
 printf '[default]\\ns3 =\\n    addressing_style = %s\\n' "$S3_ADDRESSING_STYLE" > "${TMPDIR:-/tmp}/aws-config"
 export AWS_CONFIG_FILE="${TMPDIR:-/tmp}/aws-config"
 root="s3://$BUCKET/restore-points"
-for db in "$DIFY_DB" "$DIFY_PLUGIN_DB"; do
+for db in "$DIFY_DB" "$DIFY_PLUGIN_DB" ${DIFY_VECTOR_DB:+"$DIFY_VECTOR_DB"}; do
   aws s3 cp --only-show-errors "$dir/$db.dump" "$root/$RELEASE/$stamp/$db.dump"
 done
 echo "restore point $root/$RELEASE/$stamp/"
@@ -68,8 +68,13 @@ def postgres_env(postgres: PostgresEndpoint) -> tuple[dict[str, pulumi.Input[str
         "PGHOST": postgres.host, "PGPORT": pulumi.Output.from_input(postgres.port).apply(str),
         "PGUSER": postgres.user, "PGSSLMODE": postgres.ssl_mode, "PGCONNECT_TIMEOUT": "10",
         "DIFY_DB": postgres.database, "DIFY_PLUGIN_DB": postgres.plugin_database,
+        **_vector_db(postgres),
     }
     return env, {"PGPASSWORD": postgres.password}
+
+
+def _vector_db(postgres: PostgresEndpoint) -> dict[str, str]:
+    return {"DIFY_VECTOR_DB": postgres.vector_database} if postgres.vector_database else {}
 
 
 def store_env(store: ObjectStoreEndpoint) -> tuple[dict[str, pulumi.Input[str]], dict[str, pulumi.Output[str]]]:
@@ -103,7 +108,7 @@ def restore_point_spec(postgres: PostgresEndpoint, store: ObjectStoreEndpoint, r
         image=images.image_ref(images.AWS_CLI, mirror),
         entrypoint=("/bin/sh", "-c"), command=(UPLOAD_SCRIPT,),
         env={**s3_env, "RESTORE_POINT_DIR": SCRATCH, "RELEASE": release, "KEEP": str(keep),
-             "DIFY_DB": postgres.database, "DIFY_PLUGIN_DB": postgres.plugin_database},
+             "DIFY_DB": postgres.database, "DIFY_PLUGIN_DB": postgres.plugin_database, **_vector_db(postgres)},
         secret_env=s3_secrets,
         state=scratch, networks=frozenset({APP_NET}), run_once=True, data=frozenset({OBJECT_STORE}),
         prepare=dump,

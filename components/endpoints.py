@@ -22,6 +22,13 @@ class PostgresEndpoint:
     # libpq's sslmode; verify-ca and verify-full check the server against `ca_certificate` (PEM).
     ssl_mode: str = "disable"
     ca_certificate: Optional[pulumi.Input[str]] = None
+    # pgvector's own database on the server; None: `database`.
+    vector_database: Optional[str] = None
+
+    @property
+    def databases(self) -> tuple[str, ...]:
+        """Every database Dify keeps on the server (what a restore point dumps)."""
+        return (self.database, self.plugin_database) + ((self.vector_database,) if self.vector_database else ())
 
 
 @dataclass(frozen=True)

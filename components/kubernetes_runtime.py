@@ -35,7 +35,7 @@ import pulumi_kubernetes as k8s
 from components.kubernetes import cert_manager, network, pods
 from components.kubernetes.entry import Entry
 from components.kubernetes.security import BASELINE, RESTRICTED, profile_for
-from components.kubernetes.sizing import Preset
+from components.kubernetes.sizing import Preset, at_least
 from components.workload import ServiceSpec
 
 NAME_LABEL, INSTANCE_LABEL = "app.kubernetes.io/name", "app.kubernetes.io/instance"
@@ -58,6 +58,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
         labels: dict[str, str],
         entry: Entry = Entry(),
         storage_class: Optional[str] = None,
+        min_volume: Optional[str] = None,
         grow_volumes: bool = True,
         keda_namespace: Optional[str] = None,
         network_policies: bool = True,
@@ -76,6 +77,8 @@ class KubernetesRuntime(pulumi.ComponentResource):
         self.labels = dict(labels)
         self.entry = entry
         self.storage_class = storage_class
+        # The smallest volume the storage class provisions; smaller claims ask for it instead.
+        self.min_volume = min_volume
         self.grow_volumes = grow_volumes
         self.keda_namespace = keda_namespace
         self.network_policies = network_policies
@@ -409,10 +412,13 @@ class KubernetesRuntime(pulumi.ComponentResource):
                                         additional_secret_outputs=["data", "stringData"]),
         )
 
+    def volume_size(self, size: str) -> str:
+        return at_least(size, self.min_volume)
+
     def _claim(self, volume: str, selector: dict[str, str]) -> dict:
         claim: dict = {
             "accessModes": ["ReadWriteOnce"],
-            "resources": {"requests": {"storage": self.preset.volume(volume)}},
+            "resources": {"requests": {"storage": self.volume_size(self.preset.volume(volume))}},
         }
         if self.storage_class:
             claim["storageClassName"] = self.storage_class
@@ -426,7 +432,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
             f"{self.prefix}-{volume}-claim",
             metadata={"name": f"{volume}-{spec.name}-0", "namespace": self.namespace,
                       "annotations": {"pulumi.com/patchForce": "true"}},
-            spec={"resources": {"requests": {"storage": self.preset.volume(volume)}}},
+            spec={"resources": {"requests": {"storage": self.volume_size(self.preset.volume(volume))}}},
             opts=pulumi.ResourceOptions(parent=owner, provider=self.provider, depends_on=[workload]),
         )
 

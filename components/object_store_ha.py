@@ -26,6 +26,7 @@ import yaml
 from components import images
 from components.endpoints import ObjectStoreEndpoint
 from components.kubernetes.pods import HOSTNAME, ZONE
+from components.kubernetes.sizing import at_least
 from components.kubernetes_runtime import INSTANCE_LABEL, NAME_LABEL, KubernetesRuntime
 from components.object_store import REGION, S3_PORT, identities
 from components.secrets import generated_secret
@@ -93,8 +94,8 @@ def _apart(name: str) -> str:
         {"labelSelector": {"matchLabels": component(name)}, "topologyKey": HOSTNAME}]}})
 
 
-def _claim(size: str, storage_class: Optional[str]) -> dict:
-    return {"type": "persistentVolumeClaim", "size": size, "storageClass": storage_class or ""}
+def _claim(size: str, storage_class: Optional[str], min_volume: Optional[str]) -> dict:
+    return {"type": "persistentVolumeClaim", "size": at_least(size, min_volume), "storageClass": storage_class or ""}
 
 
 SECURITY = {
@@ -106,11 +107,11 @@ SECURITY = {
 LOGS = {"type": "emptyDir"}
 
 
-def chart_values(args: HaObjectStoreArgs, storage_class: Optional[str]) -> dict:
+def chart_values(args: HaObjectStoreArgs, storage_class: Optional[str], min_volume: Optional[str] = None) -> dict:
     repository, tag = images.SEAWEEDFS.rsplit(":", 1)
     volume: dict = {
         **SECURITY, "logs": LOGS,
-        "dataDirs": [{"name": "data", **_claim(args.storage, storage_class), "maxVolumes": 0}],
+        "dataDirs": [{"name": "data", **_claim(args.storage, storage_class, min_volume), "maxVolumes": 0}],
         # The resize hook patches claims through the API server; the runtime grows volumes itself.
         "resizeHook": {"enabled": False},
     }
@@ -126,12 +127,12 @@ def chart_values(args: HaObjectStoreArgs, storage_class: Optional[str]) -> dict:
         "image": {"tag": tag},
         "master": {
             **SECURITY, "logs": LOGS, "replicas": MASTERS, "defaultReplication": args.replication,
-            "data": _claim("1Gi", storage_class),
+            "data": _claim("1Gi", storage_class, min_volume),
             "affinity": _apart("master"), "topologySpreadConstraints": _spread("master", args.require_zones),
         },
         "filer": {
             **SECURITY, "logs": LOGS, "replicas": args.filers, "defaultReplicaPlacement": args.replication,
-            "data": _claim("5Gi", storage_class),
+            "data": _claim("5Gi", storage_class, min_volume),
             "affinity": _apart("filer"), "topologySpreadConstraints": _spread("filer", args.require_zones),
         },
         "s3": {
@@ -181,7 +182,7 @@ class HighlyAvailableObjectStore(pulumi.ComponentResource):
             version=args.chart_version,
             repository_opts={"repo": CHART_REPO},
             namespace=runtime.namespace,
-            values=chart_values(args, runtime.storage_class),
+            values=chart_values(args, runtime.storage_class, runtime.min_volume),
             # The buckets exist once the post-install hook has run.
             wait_for_jobs=True,
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[config],

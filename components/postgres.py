@@ -20,7 +20,9 @@ DATA_DIR = "/var/lib/postgresql/data"
 
 
 def init_sql(settings: PostgresSettings) -> str:
-    """Runs once, when the data directory is first initialised: both databases and the extension."""
+    """Runs once, when the data directory is first initialised: both databases and the extension.
+    pgvector's own database (when it has one) comes from a Job (`vector_database_spec`), which also
+    makes it on a data directory that predates it."""
     return (
         f'CREATE DATABASE "{settings.plugin_database}";\n'
         f'\\connect "{settings.database}"\n'
@@ -59,7 +61,7 @@ def postgres_spec(settings: PostgresSettings, password: pulumi.Output[str], mirr
 
 class SelfHostedPostgres(pulumi.ComponentResource):
     def __init__(self, name: str, settings: PostgresSettings, runtime: Runtime, mirror: Optional[str],
-                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+                 vector_database: Optional[str] = None, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("dify:postgres:SelfHostedPostgres", name, None, opts)
         password = generated_secret(f"{name}-password", parent=self)
         self.spec = postgres_spec(settings, password, mirror)
@@ -67,12 +69,12 @@ class SelfHostedPostgres(pulumi.ComponentResource):
         self.endpoint = PostgresEndpoint(
             host=HOST, port=PORT, user=settings.user, password=password,
             database=settings.database, plugin_database=settings.plugin_database,
-            pgvector=True, ssl_mode="disable",
+            pgvector=True, ssl_mode="disable", vector_database=vector_database,
         )
         self.register_outputs({"host": HOST, "port": PORT})
 
 
-def external_postgres(settings: PostgresSettings) -> PostgresEndpoint:
+def external_postgres(settings: PostgresSettings, vector_database: Optional[str] = None) -> PostgresEndpoint:
     """A server the user runs (e.g. a Pigsty cluster): the databases and `vector` must exist."""
     assert settings.host is not None and settings.password is not None
     return PostgresEndpoint(
@@ -80,10 +82,36 @@ def external_postgres(settings: PostgresSettings) -> PostgresEndpoint:
         password=pulumi.Output.secret(settings.password.get_secret_value()),
         database=settings.database, plugin_database=settings.plugin_database,
         pgvector=True, ssl_mode=settings.ssl_mode, ca_certificate=settings.ca_certificate,
+        vector_database=vector_database,
     )
 
 
 INIT_JOB = "db-init"
+
+
+def vector_database_script(create: bool = True) -> list[str]:
+    """Shell lines that make pgvector's own database (`$DIFY_VECTOR_DB`) if missing (`create`) and the
+    extension in it, and prove it works; they run after the server answers."""
+    return ([
+        'psql -v ON_ERROR_STOP=1 -d "$DIFY_DB" -tAc '
+        '"SELECT 1 FROM pg_database WHERE datname = \'$DIFY_VECTOR_DB\'" | grep -q 1 '
+        '|| psql -v ON_ERROR_STOP=1 -d "$DIFY_DB" -c "CREATE DATABASE \\"$DIFY_VECTOR_DB\\""',
+    ] if create else []) + [
+        'psql -v ON_ERROR_STOP=1 -d "$DIFY_VECTOR_DB" -c "CREATE EXTENSION IF NOT EXISTS vector"',
+        'psql -v ON_ERROR_STOP=1 -d "$DIFY_VECTOR_DB" -tAc "SELECT NULL::vector(3) IS NULL"',
+    ]
+
+
+def vector_database_spec(endpoint: PostgresEndpoint, mirror: Optional[str]) -> ServiceSpec:
+    """pgvector's own database on the self-hosted server, made once the server answers (on a new data
+    directory and on one that predates the setting alike)."""
+    assert endpoint.vector_database is not None
+    script = "\n".join(["set -eu", 'until pg_isready -q -d "$DIFY_DB"; do echo "waiting for PostgreSQL"; sleep 2; done',
+                        *vector_database_script()])
+    return database_init_spec(
+        script, env={"PGHOST": endpoint.host, "PGPORT": str(endpoint.port), "PGUSER": endpoint.user,
+                     "DIFY_DB": endpoint.database, "DIFY_VECTOR_DB": endpoint.vector_database},
+        secret_env={"PGPASSWORD": endpoint.password}, mirror=mirror)
 
 
 def database_init_spec(script: str, env: dict[str, pulumi.Input[str]], secret_env: dict[str, pulumi.Output[str]],

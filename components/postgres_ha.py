@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence
 
 import pulumi
@@ -53,6 +53,8 @@ class HaPostgresArgs:
     database: str
     plugin_database: str
     max_connections: int
+    # pgvector's own database (with the extension); None: in `database`.
+    vector_database: Optional[str] = None
     instances: int = 3
     synchronous_replicas: int = 1
     pooler_instances: int = 2
@@ -225,7 +227,8 @@ class HighlyAvailablePostgres(pulumi.ComponentResource):
             f"{name}-cluster",
             api_version="postgresql.cnpg.io/v1", kind="Cluster",
             metadata=meta(CLUSTER, labels=selector, annotations=annotations),
-            spec=cluster_spec(args, CREDENTIALS, runtime.storage_class, runtime.labels),
+            spec=cluster_spec(replace(args, storage=runtime.volume_size(args.storage)), CREDENTIALS,
+                              runtime.storage_class, runtime.labels),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
                 depends_on=[*after, credentials], protect=args.protect, retain_on_delete=args.retain_on_delete,
                 # The bootstrap runs once; later edits of it mean nothing to the operator.
@@ -241,9 +244,10 @@ class HighlyAvailablePostgres(pulumi.ComponentResource):
                           annotations={"pulumi.com/waitFor": "jsonpath={.status.applied}=true"}),
             spec={"name": database, "owner": args.user, "cluster": {"name": CLUSTER},
                   "databaseReclaimPolicy": "retain",
-                  **({"extensions": [{"name": "vector", "ensure": "present"}]} if logical == "dify" else {})},
+                  **({"extensions": [{"name": "vector", "ensure": "present"}]} if logical != "plugin" else {})},
             opts=cluster_ready,
-        ) for logical, database in (("dify", args.database), ("plugin", args.plugin_database))]
+        ) for logical, database in (("dify", args.database), ("plugin", args.plugin_database),
+                                    *((("vectors", args.vector_database),) if args.vector_database else ()))]
         pooler_labels = {**runtime.labels, **selector, "app.kubernetes.io/component": "postgres_pooler"}
         self.pooler = k8s.apiextensions.CustomResource(
             f"{name}-pooler",
@@ -271,7 +275,7 @@ class HighlyAvailablePostgres(pulumi.ComponentResource):
         self.endpoint = PostgresEndpoint(
             host=POOLER, port=PORT, user=args.user, password=password,
             database=args.database, plugin_database=args.plugin_database,
-            pgvector=True, ssl_mode="require",
+            pgvector=True, ssl_mode="require", vector_database=args.vector_database,
         )
         self.register_outputs({"host": POOLER, "port": PORT, "cluster": CLUSTER,
                                "operatorVersion": CNPG_OPERATOR_VERSION})

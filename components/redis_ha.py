@@ -17,7 +17,7 @@ OpsTree redis-operator on the Kubernetes runtime.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence
 
 import pulumi
@@ -177,7 +177,7 @@ class HighlyAvailableRedis(pulumi.ComponentResource):
             # Ready once the operator has found (or made) the master and recorded it.
             metadata=meta(REPLICATION, labels={**runtime.labels, **data_labels},
                           annotations={"pulumi.com/waitFor": "jsonpath={.status.masterNode}"}),
-            spec=replication_spec(args, runtime.storage_class),
+            spec=replication_spec(replace(args, storage=runtime.volume_size(args.storage)), runtime.storage_class),
             opts=stateful,
         )
         self.sentinel = k8s.apiextensions.CustomResource(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Optional
 
 import pulumi
+import pulumi_kubernetes as k8s
 from components.alicloud.sdk import alicloud
 
 from components import images, naming
@@ -26,6 +27,7 @@ from components.alicloud.storage import OssStorage
 from components.alicloud import analyticdb
 from components.alicloud.analyticdb import AnalyticdbSize, AnalyticdbVectors
 from components.alicloud.tablestore import TablestoreVectors
+from components.alicloud.volumes import EssdVolumes
 from components.dify.concurrency import CONCURRENCY
 from components.monitoring.exporters import HUB_IMAGES
 from components.endpoints import DataEndpoints
@@ -33,10 +35,12 @@ from components.kubernetes_runtime import KubernetesRuntime
 from components.object_store import external_object_store
 from components.postgres import external_postgres
 from components.redis import external_redis
-from stacks import cloud_monitoring
+from stacks import cloud_monitoring, data_mode
 from stacks.config import RegistrySettings, StackConfig
 from stacks.edge_alicloud import AlicloudEdge
-from stacks.data import DataServices, external_vector_store, self_hosted_problems
+from stacks.data import (CloudFacts, DataServices, endpoint_output, external_vector_store, ha_node_problem,
+                         self_hosted_images, self_hosted_in_cluster, self_hosted_or_external, self_hosted_problems,
+                         with_storage_class)
 from stacks.kubernetes import deploy_on_cluster, user_destination, user_object_store, vector_store_destination
 from components.kubernetes.network import ALIBABA_METADATA, Destination, Isolation
 from components.workload import OBJECT_STORE, POSTGRES, REDIS, VECTOR_STORE
@@ -85,6 +89,9 @@ def check(config: StackConfig) -> None:
         given = "kubeconfig" if k.kubeconfig is not None else "context"
         problems.append(f"kubernetes.{given}: target alicloud connects to the cluster it creates; remove "
                         "kubernetes.kubeconfig and kubernetes.context")
+    sizing = ali.sized(config.size)
+    problems += ha_node_problem(config, ali.autoscaling.min_size if ali.autoscaling else sizing.node_count,
+                                "alicloud.autoscaling.minSize" if ali.autoscaling else "alicloud.nodeCount")
     if ali.vpc_id is not None and "vpc_cidr" not in ali.model_fields_set:
         problems.append("alicloud.vpcCidr: with alicloud.vpcId give the VPC's CIDR block (the database and "
                         "Redis whitelists allow it)")
@@ -123,11 +130,14 @@ def mirrored_images(config: StackConfig) -> list[str]:
         images.SQUID,
         images.POSTGRES_PGVECTOR,
         *(HUB_IMAGES if config.monitoring.prometheus_operator else ()),
+        *self_hosted_images(config),
     ]
 
 
 def deploy(config: StackConfig) -> dict[str, object]:
     check(config)
+    # An unconfirmed switch of a self-hosted data service's engine stops the program before anything.
+    data_mode.check_switch(config)
     ali = config.alicloud
     assert ali is not None
     name = naming.prefix()
@@ -152,23 +162,35 @@ def deploy(config: StackConfig) -> dict[str, object]:
     cluster = AckCluster(f"{name}-cluster", ali, sizing, network, config.kubernetes.namespace,
                          provider_depends_on=registry.ready, network_policies=config.kubernetes.network_policies,
                          opts=on_cloud)
+    in_cluster = self_hosted_in_cluster(config)
+    app_provider: k8s.Provider = cluster.provider
+    min_volume: Optional[str] = None
+    if in_cluster:
+        essd = EssdVolumes(f"{name}-volumes", provider=cluster.provider, production=sizing.production, opts=on_cloud)
+        config = with_storage_class(config, essd.name)
+        min_volume = essd.min_volume
+        # Dify and its data services are declared once the class their volumes ask for exists.
+        app_provider = k8s.Provider(f"{name}-k8s-app", kubeconfig=cluster.kubeconfig,
+                                    namespace=config.kubernetes.namespace,
+                                    opts=pulumi.ResourceOptions(parent=cluster, depends_on=[essd.storage_class]))
 
     postgres: Optional[ManagedPostgres] = None
     internal: dict[str, object] = {}
     if config.postgres.mode == "managed":
         postgres = ManagedPostgres(f"{name}-postgres", config.postgres, ali.rds, sizing, network, whitelist,
-                                   opts=on_cloud)
+                                   vector_database=config.pgvector_database, opts=on_cloud)
         pg_endpoint = postgres.endpoint
         internal["postgres"] = pulumi.Output.concat(postgres.host, ":", postgres.port.apply(str))
     else:
-        pg_endpoint = external_postgres(config.postgres)
+        pg_endpoint = (external_postgres(config.postgres, config.pgvector_database)
+                       if config.postgres.mode == "external" else None)
     redis: Optional[ManagedRedis] = None
     if config.redis.mode == "managed":
         redis = ManagedRedis(f"{name}-redis", config.redis, ali.kvstore, sizing, network, whitelist, opts=on_cloud)
         redis_endpoint = redis.endpoint
         internal["redis"] = pulumi.Output.concat(redis.host, ":6379")
     else:
-        redis_endpoint = external_redis(config.redis)
+        redis_endpoint = external_redis(config.redis) if config.redis.mode == "external" else None
     bucket: pulumi.Input[Optional[str]] = None
     storage: Optional[OssStorage] = None
     if config.object_storage.mode == "managed":
@@ -178,7 +200,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
         bucket = storage.bucket.bucket
         internal["object-store"] = storage.endpoint_url
     else:
-        store_endpoint = external_object_store(config.object_storage)
+        store_endpoint = (external_object_store(config.object_storage) if config.object_storage.mode == "external"
+                          else None)
         bucket = config.object_storage.bucket
     vpc = network.vpc_cidr
     kind = config.vector_store.kind
@@ -208,7 +231,6 @@ def deploy(config: StackConfig) -> dict[str, object]:
         found = vector_store_destination(config, vpc)
         if found is not None:
             vector_destinations[VECTOR_STORE] = found
-    endpoints = DataEndpoints(pg_endpoint, redis_endpoint, store_endpoint, vector_endpoint)
     isolation = Isolation(
         # Terway: pods take addresses from the VPC's pod vSwitches; Flannel: its own pod range.
         cluster_ranges=(vpc, ali.service_cidr, *([ali.flannel_pod_cidr] if ali.flannel_pod_cidr else []),
@@ -216,8 +238,9 @@ def deploy(config: StackConfig) -> dict[str, object]:
         metadata=(ALIBABA_METADATA,),
         # Managed CoreDNS answers from outside the cluster's pods, at addresses in the VPC.
         dns_addresses=(vpc,),
-        external={
-            POSTGRES: (Destination(pg_endpoint.port, (vpc,)) if postgres is not None
+        # The self-hosted services are workloads here, reached inside the namespace.
+        external={service: destination for service, destination in {
+            POSTGRES: (Destination(postgres.endpoint.port, (vpc,)) if postgres is not None
                        else user_destination(config.postgres.host, config.postgres.port, vpc)),
             REDIS: (Destination(6379, (vpc,)) if config.redis.mode == "managed"
                     else user_destination(config.redis.host, config.redis.port, vpc)),
@@ -225,10 +248,10 @@ def deploy(config: StackConfig) -> dict[str, object]:
                            if config.object_storage.mode == "managed"
                            else user_object_store(config.object_storage.endpoint, vpc)),
             **vector_destinations,
-        },
+        }.items() if service not in in_cluster},
     )
 
-    if postgres is None and config.restore_points.enabled:
+    if config.postgres.mode == "external" and config.restore_points.enabled:
         pulumi.log.warn("restorePoints.enabled: postgres.mode external takes no restore point before migrations; "
                         "back up your server with its own tooling before changing dify.version")
     points = restore_points.planned(config, name) if postgres is not None else []
@@ -245,11 +268,21 @@ def deploy(config: StackConfig) -> dict[str, object]:
                                          parent=postgres))
             if config.restore_points.enabled:
                 workloads.append(backups[-1])
-        return DataServices(endpoints, workloads, internal)  # type: ignore[arg-type]
+        if in_cluster:
+            # The self-hosted services run beside Dify (single pods or replicated engines), the
+            # others are the managed or external ones above; the volume servers' groups are the zones.
+            services = self_hosted_or_external(name, config, runtime, CloudFacts(
+                managed={"postgres": pg_endpoint, "redis": redis_endpoint, "object-store": store_endpoint,
+                         "vector-store": vector_endpoint},
+                zones=tuple(zones), api_server_cidrs=(vpc,)))
+            return DataServices(services.endpoints, workloads + services.workloads, {**internal, **services.internal},
+                                services.modes)
+        return DataServices(DataEndpoints(pg_endpoint, redis_endpoint, store_endpoint,  # type: ignore[arg-type]
+                                          vector_endpoint), workloads, internal)  # type: ignore[arg-type]
 
     entry = ClbEntry(f"{name}-entry", ali, sizing, zones, opts=on_cloud)
-    outputs = deploy_on_cluster(config, cluster.provider, entry=entry.entry, data=data, name=name,
-                                isolation=isolation)
+    outputs = deploy_on_cluster(config, app_provider, entry=entry.entry, data=data, name=name,
+                                isolation=isolation, min_volume=min_volume)
 
     alarms = monitor(config, name, cluster, postgres, redis, entry, outputs, on_cloud,
                      analyticdb_instance_id=analyticdb_id)
@@ -268,8 +301,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
         "zones": zones,
         "clusterId": cluster.cluster_id,
         "kubeconfig": cluster.kubeconfig,
-        "postgresEndpoint": internal.get("postgres") or f"{pg_endpoint.host}:{pg_endpoint.port}",
-        "redisEndpoint": internal.get("redis") or f"{redis_endpoint.host}:{redis_endpoint.port}",
+        "postgresEndpoint": endpoint_output("postgres", internal, pg_endpoint, outputs),
+        "redisEndpoint": endpoint_output("redis", internal, redis_endpoint, outputs),
         "bucket": bucket,
         "vectorStore": vector_outputs,
         "registry": {

@@ -19,6 +19,7 @@ from components import naming
 from components.aws.cluster import EksCluster, NodeGroupSize
 from components.aws.entry import ValidatedCertificate, alb_entry, alias_record, zone_for
 from components.aws.autoscaling import ClusterScaling
+from components.aws.block_storage import EbsVolumes
 from components.aws.load_balancer_controller import LoadBalancerController
 from components.aws.monitoring import AlbTargets, CloudWatchAlarms, ContainerInsights, OpenSearchTarget
 from components.aws.network import Network
@@ -34,10 +35,11 @@ from components.kubernetes_runtime import KubernetesRuntime
 from components.object_store import external_object_store
 from components.postgres import external_postgres
 from components.redis import external_redis
-from stacks import cloud_monitoring
+from stacks import cloud_monitoring, data_mode
 from stacks.config import RegistrySettings, StackConfig
 from stacks.edge_aws import AwsEdge
-from stacks.data import DataServices, external_vector_store, self_hosted_problems
+from stacks.data import (CloudFacts, DataServices, endpoint_output, external_vector_store, ha_node_problem,
+                         self_hosted_in_cluster, self_hosted_or_external, self_hosted_problems, with_storage_class)
 from stacks.kubernetes import deploy_on_cluster, user_destination, user_object_store, vector_store_destination
 from components.kubernetes.network import Destination, Isolation
 from components.workload import OBJECT_STORE, POSTGRES, REDIS, VECTOR_STORE
@@ -119,6 +121,12 @@ def check(config: StackConfig) -> None:
         problems.append(f"aws.nodeMinSize/nodeDesiredSize/nodeMaxSize: with size {config.size}'s defaults they "
                         f"give {nodes.min_size}/{nodes.desired_size}/{nodes.max_size}; min <= desired <= max must hold")
     problems += dr_aws.problems(config)
+    problems += ha_node_problem(config, nodes.min_size, "aws.nodeMinSize")
+    if (settings.vpc_id is not None and config.self_hosted.high_availability and config.size == "production"
+            and config.object_storage.mode == "self-hosted" and len(config.self_hosted.object_store_zones) < 2):
+        problems.append("selfHosted.objectStoreZones: with aws.vpcId the program does not know the nodes' zones; "
+                        "list two or more (the zones of aws.privateSubnetIds), e.g. `pulumi config set --path "
+                        "'selfHosted.objectStoreZones[0]' us-east-1a`")
     if problems:
         project = pulumi.get_project()
         raise ConfigError("invalid stack configuration:\n  - " + "\n  - ".join(f"{project}:{p}" for p in problems))
@@ -146,6 +154,8 @@ def pick_zones(settings: AwsSettings, provider: aws.Provider) -> list[str]:
 
 def deploy(config: StackConfig) -> dict[str, object]:
     check(config)
+    # An unconfirmed switch of a self-hosted data service's engine stops the program before anything.
+    data_mode.check_switch(config)
     settings = config.aws
     assert settings is not None
     name = naming.prefix()
@@ -186,9 +196,18 @@ def deploy(config: StackConfig) -> dict[str, object]:
                                         vpc_id=vpc.vpc_id, opts=on_cloud)
     ClusterScaling(f"{name}-scaling", cluster, region=settings.region,
                    kubernetes_version=settings.kubernetes_version, opts=on_cloud)
+    in_cluster = self_hosted_in_cluster(config)
+    volumes: list[pulumi.Resource] = []
+    if in_cluster:
+        ebs = EbsVolumes(f"{name}-volumes", cluster_name=cluster.name, kubernetes_version=settings.kubernetes_version,
+                         partition=partition, oidc_provider_arn=cluster.oidc_provider.arn,
+                         issuer_url=cluster.issuer_url, provider=cluster.provider, production=production,
+                         depends_on=[cluster.node_group], opts=on_cloud)
+        volumes.append(ebs.storage_class)
+        config = with_storage_class(config, ebs.name)
     # Dify's objects wait for the controller: its webhooks must answer before the Ingress is created,
     # and on destroy the Ingress (and so the ALB) goes before the controller.
-    app_provider = cluster.provider_for(f"{name}-k8s-app", [*cluster.ready, controller.release])
+    app_provider = cluster.provider_for(f"{name}-k8s-app", [*cluster.ready, controller.release, *volumes])
 
     internal: dict[str, object] = {}
     postgres: Optional[RdsPostgres] = None
@@ -199,11 +218,13 @@ def deploy(config: StackConfig) -> dict[str, object]:
             storage_gb=settings.rds_storage_gb or preset.rds_storage_gb,
             backup_retention_days=settings.backup_retention_days or preset.backup_retention_days,
             production=production, vpc_id=vpc.vpc_id, subnet_ids=vpc.private_subnet_ids,
-            client_security_group_id=cluster.security_group_id, opts=on_cloud)
+            client_security_group_id=cluster.security_group_id, vector_database=config.pgvector_database,
+            opts=on_cloud)
         pg_endpoint = postgres.endpoint
         internal["postgres"] = pulumi.Output.concat(postgres.host, ":5432")
     else:
-        pg_endpoint = external_postgres(config.postgres)
+        pg_endpoint = (external_postgres(config.postgres, config.pgvector_database)
+                       if config.postgres.mode == "external" else None)
     redis: Optional[ElastiCacheRedis] = None
     if config.redis.mode == "managed":
         redis = ElastiCacheRedis(
@@ -214,7 +235,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
         redis_endpoint = redis.endpoint
         internal["redis"] = pulumi.Output.concat(redis.host, ":6379")
     else:
-        redis_endpoint = external_redis(config.redis)
+        redis_endpoint = external_redis(config.redis) if config.redis.mode == "external" else None
     storage: Optional[S3Storage] = None
     if config.object_storage.mode == "managed":
         storage = S3Storage(f"{name}-files", region=settings.region, production=production,
@@ -222,7 +243,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
                             opts=on_cloud)
         store_endpoint = storage.endpoint
     else:
-        store_endpoint = external_object_store(config.object_storage)
+        store_endpoint = (external_object_store(config.object_storage) if config.object_storage.mode == "external"
+                          else None)
     vectors: Optional[OpenSearchDomain] = None
     if config.vector_store.kind == "opensearch":
         vectors = OpenSearchDomain(
@@ -231,7 +253,6 @@ def deploy(config: StackConfig) -> dict[str, object]:
             opts=on_cloud)
         internal["vector-store"] = pulumi.Output.concat(vectors.host, ":443")
     vector_endpoint = vectors.endpoint if vectors is not None else external_vector_store(config.vector_store)
-    endpoints = DataEndpoints(pg_endpoint, redis_endpoint, store_endpoint, vector_endpoint)
     s3_ranges = None
     if storage is not None:
         # S3's addresses in the region, as AWS publishes them (the prefix list of its gateway endpoint).
@@ -242,7 +263,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
         # VPC CNI: pods take VPC addresses, so the VPC holds pods, nodes and the API server's interfaces.
         cluster_ranges=(vpc.cidr, cluster.service_cidr), dns_addresses=(),
         identity=Destination(443, (), public=True),
-        external={
+        # The self-hosted services are workloads here, reached inside the namespace.
+        external={service: destination for service, destination in {
             POSTGRES: (Destination(5432, (vpc.cidr,)) if postgres is not None
                        else user_destination(config.postgres.host, config.postgres.port, vpc.cidr)),
             REDIS: (Destination(6379, (vpc.cidr,)) if config.redis.mode == "managed"
@@ -250,7 +272,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
             OBJECT_STORE: (Destination(443, s3_ranges) if s3_ranges is not None
                            else user_object_store(config.object_storage.endpoint, vpc.cidr)),
             **vector_destination(config, vectors, vpc.cidr),
-        },
+        }.items() if service not in in_cluster},
     )
 
     disaster_recovery = dr_aws.deploy(config, name=name, account=identity.account_id, partition=partition,
@@ -285,7 +307,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
                                                       description="Dify api, worker, websocket: the vector store")
         vectors.allow(roles["dify-api"])
 
-    if postgres is None and config.restore_points.enabled:
+    if config.postgres.mode == "external" and config.restore_points.enabled:
         pulumi.log.warn("restorePoints.enabled: postgres.mode external takes no restore point before migrations; "
                         "back up your server with its own tooling before changing dify.version")
     points = restore_points.planned(config, name) if postgres is not None else []
@@ -299,7 +321,17 @@ def deploy(config: StackConfig) -> dict[str, object]:
             workloads.append(runtime.run(postgres.init_spec(config.registry.mirror), parent=postgres))
             if config.restore_points.enabled:
                 workloads.append(snapshots[-1])
-        return DataServices(endpoints, workloads, internal)  # type: ignore[arg-type]
+        if in_cluster:
+            # The self-hosted services run beside Dify (single pods or replicated engines), the
+            # others are the managed or external ones above.
+            services = self_hosted_or_external(name, config, runtime, CloudFacts(
+                managed={"postgres": pg_endpoint, "redis": redis_endpoint, "object-store": store_endpoint,
+                         "vector-store": vector_endpoint},
+                zones=tuple(zones), api_server_cidrs=(vpc.cidr,)))
+            return DataServices(services.endpoints, workloads + services.workloads, {**internal, **services.internal},
+                                services.modes)
+        return DataServices(DataEndpoints(pg_endpoint, redis_endpoint, store_endpoint,  # type: ignore[arg-type]
+                                          vector_endpoint), workloads, internal)  # type: ignore[arg-type]
 
     zone = (aws.route53.get_zone(name=settings.hosted_zone, private_zone=False, opts=invoke)
             if settings.hosted_zone else None)
@@ -332,8 +364,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
         "kubeconfig": cluster.kubeconfig,
         "kubeconfigCommand": cluster.name.apply(
             lambda n: f"aws eks update-kubeconfig --region {settings.region} --name {n}"),
-        "postgresEndpoint": internal.get("postgres") or f"{pg_endpoint.host}:{pg_endpoint.port}",
-        "redisEndpoint": internal.get("redis") or f"{redis_endpoint.host}:{redis_endpoint.port}",
+        "postgresEndpoint": endpoint_output("postgres", internal, pg_endpoint, outputs),
+        "redisEndpoint": endpoint_output("redis", internal, redis_endpoint, outputs),
         "bucket": storage.name if storage else config.object_storage.bucket,
         "workloadRoleArn": roles["dify-api"].arn if "dify-api" in roles else None,
         "pluginDaemonRoleArn": roles["dify-plugin-daemon"].arn if "dify-plugin-daemon" in roles else None,

@@ -738,9 +738,26 @@ class StackConfig(Strict):
             raise KeyedError("region", f"`region` and `{cloud}.region` name different regions; set only one of them")
         return {**data, cloud: {**section, "region": region}}
 
+    @model_validator(mode="before")
+    @classmethod
+    def _managed_on_clouds(cls, data: object) -> object:
+        """A cloud target's data services are its managed ones unless a mode says otherwise: in-cluster
+        data (`self-hosted`) is asked for, never a default."""
+        if not isinstance(data, dict) or data.get("target") not in ("aws", "alicloud"):
+            return data
+        out = dict(data)
+        for section in ("postgres", "redis", "objectStorage"):
+            given = out.get(section)
+            if given is None:
+                out[section] = {"mode": "managed"}
+            elif isinstance(given, dict) and "mode" not in given:
+                out[section] = {**given, "mode": "managed"}
+        return out
+
     @model_validator(mode="after")
     def _target_fits(self) -> "StackConfig":
         problems = [problem for check in (self._data_modes, self._sections_of_other_targets, self._connections,
+                                          self._pgvector,
                                           lambda: self.monitoring.target_problems(self.target),
                                           lambda: self.vector_store.problems(self.target),
                                           lambda: self.edge.problems(self))
@@ -771,12 +788,16 @@ class StackConfig(Strict):
                 f"size {self.size} sizes a cluster; the docker target runs one of each service. "
                 "Remove `size` or pick a cluster target (kubernetes, aws, alicloud)"
             ))
-        if self.self_hosted.high_availability and self.target != "kubernetes":
+        if self.self_hosted.high_availability and self.target == "docker":
             problems.append(KeyedError("selfHosted.highAvailability", (
-                "selfHosted.highAvailability runs replicated engines on an existing cluster (target kubernetes); "
-                + ("the docker target runs one of each service" if self.target == "docker" else
-                   f"target {self.target} runs managed data services, replicated by the cloud")
-                + ". Remove selfHosted.highAvailability")))
+                "selfHosted.highAvailability runs replicated engines on a cluster (targets kubernetes, aws, "
+                "alicloud); the docker target runs one of each service. Remove selfHosted.highAvailability")))
+        if self.self_hosted.high_availability and self.target in ("aws", "alicloud") and not any(
+                s.mode == "self-hosted" for s in (self.postgres, self.redis, self.object_storage)):
+            problems.append(KeyedError("selfHosted.highAvailability", (
+                f"selfHosted.highAvailability replicates the self-hosted data services, and every one of target "
+                f"{self.target}'s is managed or external; set postgres.mode, redis.mode or objectStorage.mode "
+                "self-hosted, or remove selfHosted.highAvailability")))
         if self.target in CLUSTER_TARGETS and self.size == "production":
             # The services selfHosted.highAvailability replicates survive a node or zone loss.
             replicated = ("postgres", "redis", "objectStorage") if self.self_hosted.high_availability else ()
@@ -823,6 +844,26 @@ class StackConfig(Strict):
         if self.target == "kubernetes" and ingress.acme_email is not None and self.domain is not None:
             found = http01_domain_problem(self.domain, "kubernetes.ingress.acmeEmail")
             return [found] if found else []
+        return []
+
+    @property
+    def pgvector_database(self) -> Optional[str]:
+        """pgvector's own database on Dify's server, or None when the vectors live in postgres.database."""
+        chosen = self.vector_store.pgvector.database if self.vector_store.kind == "pgvector" else None
+        return chosen if chosen != self.postgres.database else None
+
+    def _pgvector(self) -> list[KeyedError]:
+        chosen = self.vector_store.pgvector.database
+        if chosen is None or self.vector_store.kind != "pgvector":
+            return []
+        key = "vectorStore.pgvector.database"
+        try:
+            rules.postgres_identifier(chosen, created_here=self.postgres.mode != "external")
+        except ValueError as error:
+            return [KeyedError(key, str(error))]
+        if chosen == self.postgres.plugin_database:
+            return [KeyedError(key, f"{key} must differ from postgres.pluginDatabase ({chosen}): that one is the "
+                                    "plugin daemon's; give a database of its own, e.g. dify_vectors")]
         return []
 
     def _connections(self) -> list[KeyedError]:

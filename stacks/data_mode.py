@@ -61,8 +61,12 @@ def switch_problem(previous: Mapping[str, str], current: Mapping[str, str],
 
 
 def check_switch(config: StackConfig) -> None:
-    """Stops the program on an unconfirmed switch from the last update's modes."""
-    problem = switch_problem(previous_modes(last_update.outputs()), current_modes(config),
+    """Stops the program on an unconfirmed switch from the last update's modes (nothing to check, and no
+    read, when no service is self-hosted now)."""
+    current = current_modes(config)
+    if not current:
+        return
+    problem = switch_problem(previous_modes(last_update.outputs()), current,
                              config.self_hosted.confirm_data_mode_switch)
     if problem is not None:
         raise ConfigError(f"{pulumi.get_project()}:{problem.key}: {problem}")

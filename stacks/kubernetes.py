@@ -179,12 +179,13 @@ def deploy_on_cluster(
     name: Optional[str] = None,
     identities: Optional[dict[str, dict[str, str]]] = None,
     isolation: Optional[Isolation] = None,
+    min_volume: Optional[str] = None,
 ) -> dict[str, object]:
     """Dify on the cluster behind `provider`. `entry` defaults to config's; `data` defaults to
     self-hosted or external data services as config says (cloud targets pass their managed ones,
     or a function of the runtime when they also run something in the namespace, e.g. a Job that
     prepares a managed database); `identities` (workload -> annotations binding its service account to
-    a cloud identity)."""
+    a cloud identity); `min_volume`: the smallest volume the cluster's storage class provisions."""
     name = name or naming.prefix()
     k = config.kubernetes
     entry = entry or entry_from_config(config)
@@ -196,6 +197,7 @@ def deploy_on_cluster(
         labels=naming.labels(),
         entry=entry,
         storage_class=k.storage_class,
+        min_volume=min_volume,
         grow_volumes=k.grow_volumes,
         keda_namespace=k.keda_namespace,
         network_policies=k.network_policies,

@@ -14,7 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from stacks import rules
-from stacks.rules import DNS_LABEL, KeyedError, SecretText, Text
+from stacks.rules import DNS_LABEL, KeyedError, NonEmptyText, SecretText, Text
 from stacks.strict import Strict
 
 
@@ -157,7 +157,7 @@ class RestorePointSettings(Strict):
 
 class SelfHostedSettings(Strict):
     """Self-hosted data services: single pods (dev, small) or replicated engines that survive a node or
-    zone loss (target kubernetes). With `highAvailability`, PostgreSQL runs as a CloudNativePG cluster
+    zone loss (the cluster targets). With `highAvailability`, PostgreSQL runs as a CloudNativePG cluster
     and Redis as replication under Redis Sentinel (the OpsTree redis-operator).
 
     `installOperators`: install the operators (Helm) into `operatorNamespace`; false uses the ones the
@@ -268,12 +268,21 @@ class TablestoreSettings(Strict):
     instance_type: Literal["HighPerformance", "Capacity"] = "HighPerformance"
 
 
+class PgvectorSettings(Strict):
+    """pgvector's place on Dify's PostgreSQL server. `database` unset: Dify's own database (postgres.database);
+    set: a database of its own on the same server, created with the `vector` extension (except on
+    postgres.mode external, where it must exist)."""
+
+    database: Optional[NonEmptyText] = None
+
+
 class VectorStoreSettings(Strict):
     """Where Dify keeps embeddings. `pgvector` (default): the PostgreSQL Dify already uses; `opensearch`
     (aws), `analyticdb` and `tablestore` (alicloud): a managed service created here; `external`: a
     Qdrant, Weaviate, Milvus or OpenSearch you run (`engine`, `url`, `apiKey` or `user`/`password`)."""
 
     kind: VectorStoreKind = "pgvector"
+    pgvector: PgvectorSettings = Field(default_factory=PgvectorSettings)
     opensearch: OpenSearchSettings = Field(default_factory=OpenSearchSettings)
     analyticdb: AnalyticdbSettings = Field(default_factory=AnalyticdbSettings)
     tablestore: TablestoreSettings = Field(default_factory=TablestoreSettings)
@@ -315,6 +324,10 @@ class VectorStoreSettings(Strict):
                                                         f"on {target} set vectorStore.kind to one of {offered}"))
         external_keys = {"engine": self.engine, "url": self.url, "apiKey": self.api_key, "user": self.user,
                          "password": self.password, "database": self.database, "grpcEndpoint": self.grpc_endpoint}
+        if self.kind != "pgvector" and self.pgvector.model_fields_set:
+            found.append(KeyedError("vectorStore.pgvector.database",
+                                    f"applies to vectorStore.kind pgvector, not {self.kind}; remove it "
+                                    "(`pulumi config rm --path vectorStore.pgvector`)"))
         if self.kind != "external":
             given = [k for k, v in external_keys.items() if v is not None] + (["cidrs"] if self.cidrs else [])
             found += [KeyedError(f"vectorStore.{k}", f"applies to vectorStore.kind external only; remove it "

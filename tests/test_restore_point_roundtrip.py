@@ -1,7 +1,7 @@
 """The self-hosted restore point, run for real: the exact dump and upload scripts the program renders, against
 a local PostgreSQL server (an unprivileged user's, on 127.0.0.1) and a local S3 API (moto's server, with the
-AWS CLI from PyPI, whose `s3` commands are the image's), then the README's restore: both databases come
-back as they were before a "migration" that changed them."""
+AWS CLI from PyPI, whose `s3` commands are the image's), then the README's restore: the databases (Dify's,
+the plugin daemon's and pgvector's own) come back as they were before a "migration" that changed them."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from tests.conftest import tool_path
 
 ROOT = Path(__file__).resolve().parent.parent
 USER, PASSWORD, BUCKET = "dify", "local-test-password", "dify"
-DATABASES = ("dify", "dify_plugin")
+DATABASES = ("dify", "dify_plugin", "dify_vectors")
 KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
@@ -97,6 +97,7 @@ def _contents(env) -> dict[str, str]:
                 + _psql(env, "dify", "SELECT last_value FROM accounts_id_seq")
                 + _psql(env, "dify", "SELECT version_num FROM alembic_version"),
         "dify_plugin": _psql(env, "dify_plugin", "SELECT id, manifest FROM plugins ORDER BY id"),
+        "dify_vectors": _psql(env, "dify_vectors", "SELECT id, text FROM embedding_vector_index_1 ORDER BY id"),
     }
 
 
@@ -112,6 +113,9 @@ def test_dump_upload_prune_and_restore_round_trip(server, store, tmp_path):
                        "INSERT INTO alembic_version VALUES ('lts-head')")
     _psql(env, "dify_plugin", "CREATE TABLE plugins (id text PRIMARY KEY, manifest jsonb); "
                               "INSERT INTO plugins VALUES ('langgenius/openai', '{\"version\": \"0.2.1\"}')")
+    _psql(env, "dify_vectors", "CREATE TABLE embedding_vector_index_1 (id uuid PRIMARY KEY, text text); "
+                               "INSERT INTO embedding_vector_index_1 VALUES "
+                               "('0b7f4a52-9d7e-4c1e-8f0a-3a4b5c6d7e8f', 'a chunk')")
     before = _contents(env)
 
     s3 = boto3.client("s3", endpoint_url=store, region_name="us-east-1", **{
@@ -124,9 +128,10 @@ def test_dump_upload_prune_and_restore_round_trip(server, store, tmp_path):
 
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    step = {**env, "RESTORE_POINT_DIR": str(scratch), "DIFY_DB": "dify", "DIFY_PLUGIN_DB": "dify_plugin"}
+    step = {**env, "RESTORE_POINT_DIR": str(scratch), "DIFY_DB": "dify", "DIFY_PLUGIN_DB": "dify_plugin",
+            "DIFY_VECTOR_DB": "dify_vectors"}
     subprocess.run(["sh", "-c", DUMP_SCRIPT], env=step, check=True, capture_output=True, text=True)
-    assert sorted(p.name for p in scratch.iterdir()) == ["dify.dump", "dify_plugin.dump", "stamp"]
+    assert sorted(p.name for p in scratch.iterdir()) == ["dify.dump", "dify_plugin.dump", "dify_vectors.dump", "stamp"]
 
     # `aws` is the AWS CLI installed beside this Python (requirements-dev.txt).
     cli = {**KEYS, "PATH": os.pathsep.join([os.path.dirname(sys.executable), env["PATH"]]), "TMPDIR": str(tmp_path)}
@@ -146,6 +151,7 @@ def test_dump_upload_prune_and_restore_round_trip(server, store, tmp_path):
     _psql(env, "dify", "CREATE TABLE workflow_new (id int); DELETE FROM accounts WHERE id > 10; "
                        "UPDATE alembic_version SET version_num = 'new-head'")
     _psql(env, "dify_plugin", "UPDATE plugins SET manifest = '{\"version\": \"9\"}'")
+    _psql(env, "dify_vectors", "DELETE FROM embedding_vector_index_1")
     assert _contents(env) != before
 
     # The README's restore: fetch the dumps, then RESTORE_SCRIPT per database, dump on stdin.

@@ -13,7 +13,8 @@ from tests.test_kubernetes import assert_secrets_only_in_secrets, by_service, en
 from tests.test_upstream_releases import upstream_keys
 from tools.mocks import run_program
 
-VECTOR_PREFIXES = ("VECTOR_STORE", "OPENSEARCH_", "ANALYTICDB_", "TABLESTORE_", "QDRANT_", "WEAVIATE_", "MILVUS_")
+VECTOR_PREFIXES = ("VECTOR_STORE", "PGVECTOR_", "OPENSEARCH_", "ANALYTICDB_", "TABLESTORE_", "QDRANT_", "WEAVIATE_",
+                   "MILVUS_")
 USERS = ("api", "worker")
 NOT_USERS = ("beat", "api-websocket", "migrate", "plugin-daemon", "web")
 QDRANT = {"kind": "external", "engine": "qdrant", "url": "https://qdrant.example.com:6333", "apiKey": "qdKey-Hx81"}
@@ -45,11 +46,12 @@ def assert_only_users_have_it(services: dict) -> None:
 
 def test_pgvector_stays_in_the_database_by_default():
     services = by_service(run_program("k8s"))
-    for service in ("api", "worker", "beat"):
+    for service in USERS:
         env = env_of(services[service])
         assert plain_value(env["VECTOR_STORE"]) == "pgvector"
         assert plain_value(env["PGVECTOR_HOST"]) == plain_value(env["DB_HOST"])
         assert plain_value(env["PGVECTOR_DATABASE"]) == plain_value(env["DB_DATABASE"])
+    assert_only_users_have_it(services)
 
 
 def test_docker_reaches_an_external_store_through_the_services_own_route_out():

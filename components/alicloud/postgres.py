@@ -24,7 +24,7 @@ from components.alicloud.sdk import alicloud
 from components.alicloud.common import cloud_name, complex_password, stateful, tags
 from components.alicloud.network import AlicloudNetwork
 from components.endpoints import PostgresEndpoint
-from components.postgres import database_init_spec
+from components.postgres import database_init_spec, vector_database_script
 from components.restore_points import RestorePoint
 from components.workload import ServiceSpec
 from stacks.config import PostgresSettings
@@ -34,9 +34,10 @@ PORT = 5432
 ADMIN_USER = "dify_admin"
 
 
-def init_script() -> str:
-    """Waits for the server, creates `vector` in Dify's database, and proves both databases exist
-    and the application account can use them (the Job fails, and the rollout stops, otherwise)."""
+def init_script(vector_database: bool = False) -> str:
+    """Waits for the server, creates `vector` in Dify's database (and in pgvector's own, when it has
+    one), and proves the databases exist and the application account can use them (the Job fails, and
+    the rollout stops, otherwise)."""
     return "\n".join([
         "set -eu",
         'until pg_isready -q -d "$DIFY_DB"; do echo "waiting for PostgreSQL"; sleep 5; done',
@@ -46,14 +47,18 @@ def init_script() -> str:
         'PGUSER="$APP_USER" PGPASSWORD="$APP_PASSWORD" psql -v ON_ERROR_STOP=1 -d "$DIFY_DB" '
         '-tAc "SELECT NULL::vector(3) IS NULL"',
         'PGUSER="$APP_USER" PGPASSWORD="$APP_PASSWORD" psql -v ON_ERROR_STOP=1 -d "$DIFY_PLUGIN_DB" -tAc "SELECT 1"',
+        *((*vector_database_script(create=False),
+           'PGUSER="$APP_USER" PGPASSWORD="$APP_PASSWORD" psql -v ON_ERROR_STOP=1 -d "$DIFY_VECTOR_DB" '
+           '-tAc "SELECT NULL::vector(3) IS NULL"') if vector_database else ()),
     ])
 
 
 class ManagedPostgres(pulumi.ComponentResource):
     def __init__(self, name: str, settings: PostgresSettings, rds: RdsSettings, sizing: Sizing,
-                 network: AlicloudNetwork, whitelist: Sequence[str],
+                 network: AlicloudNetwork, whitelist: Sequence[str], vector_database: Optional[str] = None,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("dify:alicloud:ManagedPostgres", name, None, opts)
+        self.vector_database = vector_database
         self.settings = settings
         self._name = name
         ha = sizing.rds_category == "HighAvailability"
@@ -90,7 +95,7 @@ class ManagedPostgres(pulumi.ComponentResource):
                 f"{name}-db-{db.replace('_', '-')}", instance_id=self.instance.id, data_base_name=db,
                 character_set="UTF8", description="Dify", opts=stateful(self, sizing.production),
             )
-            for db in (settings.database, settings.plugin_database)
+            for db in (settings.database, settings.plugin_database, *([vector_database] if vector_database else []))
         ]
         self.password = complex_password(f"{name}-app-password", self)
         app = alicloud.rds.Account(
@@ -116,7 +121,7 @@ class ManagedPostgres(pulumi.ComponentResource):
         self.endpoint = PostgresEndpoint(
             host=self.host, port=self.port, user=settings.user, password=self.password,
             database=settings.database, plugin_database=settings.plugin_database,
-            pgvector=True, ssl_mode=settings.ssl_mode,
+            pgvector=True, ssl_mode=settings.ssl_mode, vector_database=vector_database,
         )
         self.register_outputs({"host": self.host, "instanceId": self.instance.id})
 
@@ -137,10 +142,11 @@ class ManagedPostgres(pulumi.ComponentResource):
 
     def init_spec(self, mirror: Optional[str]) -> ServiceSpec:
         return database_init_spec(
-            init_script(),
+            init_script(self.vector_database is not None),
             env={"PGHOST": self.host, "PGPORT": self.port.apply(str), "PGUSER": ADMIN_USER,
                  "DIFY_DB": self.settings.database, "DIFY_PLUGIN_DB": self.settings.plugin_database,
-                 "APP_USER": self.settings.user},
+                 "APP_USER": self.settings.user,
+                 **({"DIFY_VECTOR_DB": self.vector_database} if self.vector_database else {})},
             secret_env={"PGPASSWORD": self.admin_password, "APP_PASSWORD": self.password},
             mirror=mirror,
         )

@@ -25,7 +25,7 @@ from components.aws.security import cluster_only_security_group
 import pulumi_random as random
 
 from components.endpoints import PostgresEndpoint
-from components.postgres import database_init_spec
+from components.postgres import database_init_spec, vector_database_script
 from components.restore_points import RestorePoint
 from components.workload import ServiceSpec
 from stacks.config import PostgresSettings
@@ -33,8 +33,9 @@ from stacks.config import PostgresSettings
 PORT = 5432
 
 
-def init_script() -> str:
-    """Waits for the server, creates the plugin database and `vector` if missing, and checks both."""
+def init_script(vector_database: bool = False) -> str:
+    """Waits for the server, creates the plugin database and `vector` if missing (and pgvector's own
+    database with the extension, when it has one), and checks them."""
     return "\n".join([
         "set -eu",
         'until pg_isready -q -d "$DIFY_DB"; do echo "waiting for PostgreSQL"; sleep 5; done',
@@ -44,6 +45,7 @@ def init_script() -> str:
         'psql -v ON_ERROR_STOP=1 -d "$DIFY_DB" -c "CREATE EXTENSION IF NOT EXISTS vector"',
         'psql -v ON_ERROR_STOP=1 -d "$DIFY_DB" -tAc "SELECT NULL::vector(3) IS NULL"',
         'psql -v ON_ERROR_STOP=1 -d "$DIFY_PLUGIN_DB" -tAc "SELECT 1"',
+        *(vector_database_script() if vector_database else ()),
     ])
 
 
@@ -65,9 +67,11 @@ class RdsPostgres(pulumi.ComponentResource):
         vpc_id: pulumi.Input[str],
         subnet_ids: Sequence[pulumi.Input[str]],
         client_security_group_id: pulumi.Input[str],
+        vector_database: Optional[str] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         super().__init__("dify:aws:RdsPostgres", name, None, opts)
+        self.vector_database = vector_database
         self.settings = settings
         self._name = name
         child = pulumi.ResourceOptions(parent=self)
@@ -117,7 +121,7 @@ class RdsPostgres(pulumi.ComponentResource):
         self.endpoint = PostgresEndpoint(
             host=self.host, port=PORT, user=settings.user, password=self.password,
             database=settings.database, plugin_database=settings.plugin_database,
-            pgvector=True, ssl_mode="require",
+            pgvector=True, ssl_mode="require", vector_database=vector_database,
         )
         self.register_outputs({"host": self.host, "identifier": self.instance.identifier})
 
@@ -136,9 +140,10 @@ class RdsPostgres(pulumi.ComponentResource):
 
     def init_spec(self, mirror: Optional[str]) -> ServiceSpec:
         return database_init_spec(
-            init_script(),
+            init_script(self.vector_database is not None),
             env={"PGHOST": self.host, "PGPORT": str(PORT), "PGUSER": self.settings.user, "PGSSLMODE": "require",
-                 "DIFY_DB": self.settings.database, "DIFY_PLUGIN_DB": self.settings.plugin_database},
+                 "DIFY_DB": self.settings.database, "DIFY_PLUGIN_DB": self.settings.plugin_database,
+                 **({"DIFY_VECTOR_DB": self.vector_database} if self.vector_database else {})},
             secret_env={"PGPASSWORD": self.password},
             mirror=mirror,
         )

@@ -111,7 +111,6 @@ def build_catalog(
     vectors = data.vector_store
     shared_plain, shared_secret = _merge(
         postgres_env(data.postgres),
-        pgvector_env(data.postgres) if vectors is None else ({}, {}),
         redis_env(data.redis),
         storage_env(data.object_store),
         (
@@ -140,10 +139,14 @@ def build_catalog(
     )
     ca_files = _postgres_ca_files(data.postgres)
 
+    pgvector_pool = {k: v for k, v in shared_plain.items() if k.startswith("PGVECTOR_")}
+    shared_plain = {k: v for k, v in shared_plain.items() if not k.startswith("PGVECTOR_")}
+    # The vector store (pgvector too) serves the api (retrieval) and the worker (indexing) only.
     if vectors is not None:
-        shared_plain = {k: v for k, v in shared_plain.items() if not k.startswith("PGVECTOR_")}
-    # A vector store of its own serves the api (retrieval) and the worker (indexing) only.
-    vector_plain, vector_secret = vector_store_env(vectors) if vectors is not None else ({}, {})
+        vector_plain, vector_secret = vector_store_env(vectors)
+    else:
+        vector_plain, vector_secret = pgvector_env(data.postgres)
+        vector_plain = {**vector_plain, **pgvector_pool}
     vector_user_data = ALL_DATA | ({VECTOR_STORE} if vectors is not None else set())
 
     def api_mode(mode: str, **extra: str) -> tuple[Env, SecretEnv]:

@@ -93,15 +93,14 @@ def pgvector_env(pg: PostgresEndpoint) -> tuple[Env, SecretEnv]:
         # Always set: the code default is 5433, not PostgreSQL's 5432.
         "PGVECTOR_PORT": _str(pg.port),
         "PGVECTOR_USER": _str(pg.user),
-        "PGVECTOR_DATABASE": pg.database,
+        "PGVECTOR_DATABASE": pg.vector_database or pg.database,
     }
     return plain, {"PGVECTOR_PASSWORD": pg.password}
 
 
-# Every key a vector store other than pgvector sets starts with one of these (pgvector's PGVECTOR_*
-# follow the database, which every api-image service has anyway).
-VECTOR_STORE_PREFIXES = ("VECTOR_STORE", "OPENSEARCH_", "ANALYTICDB_", "TABLESTORE_", "QDRANT_", "WEAVIATE_",
-                         "MILVUS_")
+# Every key a vector store sets starts with one of these.
+VECTOR_STORE_PREFIXES = ("VECTOR_STORE", "PGVECTOR_", "OPENSEARCH_", "ANALYTICDB_", "TABLESTORE_", "QDRANT_",
+                         "WEAVIATE_", "MILVUS_")
 
 
 def vector_store_env(store: VectorStoreEndpoint) -> tuple[Env, SecretEnv]:

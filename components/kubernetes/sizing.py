@@ -71,6 +71,17 @@ class Preset:
         return self.scratch.get(logical, "1Gi")
 
 
+_BINARY = {"Mi": 1, "Gi": 1024, "Ti": 1024 ** 2}
+
+
+def at_least(size: str, minimum: Optional[str]) -> str:
+    """A claim's size raised to the smallest volume the storage class provisions (e.g. 20Gi for ESSD)."""
+    if minimum is None:
+        return size
+    mebibytes = lambda q: int(q[:-2]) * _BINARY[q[-2:]]  # noqa: E731
+    return minimum if mebibytes(size) < mebibytes(minimum) else size
+
+
 def _r(cpu_req: str, mem_req: str, cpu_lim: str, mem_lim: str) -> Resources:
     return Resources(cpu_req, mem_req, cpu_lim, mem_lim)
 
