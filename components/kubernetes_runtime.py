@@ -510,7 +510,9 @@ class KubernetesRuntime(pulumi.ComponentResource):
                 # The balancer terminates TLS on 443 and forwards plain HTTP to nginx.
                 ports.append({"name": "https", "port": 443, "targetPort": by_number[spec.public_ports[0].container],
                               "protocol": "TCP"})
-            service_spec.update(type="LoadBalancer", ports=ports)
+            # Local: the balancer's packets reach nginx with the client's address, not a node's (kube-proxy
+            # would masquerade them on their way to another node); nginx limits per client address.
+            service_spec.update(type="LoadBalancer", ports=ports, externalTrafficPolicy="Local")
             if entry.source_ranges:
                 service_spec["loadBalancerSourceRanges"] = list(entry.source_ranges)
             if entry.load_balancer_class:

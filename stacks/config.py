@@ -21,6 +21,7 @@ from stacks import rules
 from stacks.rules import KeyedError, KeyedErrors, NonEmpty, NonEmptyText, SecretText, Text
 from stacks.settings_alicloud import AlicloudSettings
 from stacks.settings_aws import AwsSettings
+from stacks.settings_nginx import NginxSettings
 from stacks.settings_ops import MonitoringSettings, RestorePointSettings, SelfHostedSettings, VectorStoreSettings
 from stacks.strict import Strict
 
@@ -668,6 +669,7 @@ class StackConfig(Strict):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     object_storage: ObjectStorageSettings = Field(default_factory=ObjectStorageSettings)
     docker: DockerSettings = Field(default_factory=DockerSettings)
+    nginx: NginxSettings = Field(default_factory=NginxSettings)
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     restore_points: RestorePointSettings = Field(default_factory=RestorePointSettings)

@@ -33,6 +33,8 @@ def edge(config: StackConfig) -> Edge:
         https_port=config.docker.https_port,
         tls_certificate=pulumi.Output.secret(tls.certificate.get_secret_value()) if tls else None,
         tls_key=pulumi.Output.secret(tls.key.get_secret_value()) if tls else None,
+        rate_limits=config.nginx.limits(config.size),
+        trusted_proxies=config.nginx.proxies(behind_proxy=False),
     )
 
 

@@ -131,6 +131,8 @@ def edge(config: StackConfig, entry: Entry) -> Edge:
         tls_certificate=pulumi.Output.secret(tls.certificate.get_secret_value()) if tls else None,
         tls_key=pulumi.Output.secret(tls.key.get_secret_value()) if tls else None,
         behind_proxy=entry.behind_proxy,
+        rate_limits=config.nginx.limits(config.size),
+        trusted_proxies=config.nginx.proxies(entry.behind_proxy),
     )
 
 

@@ -14,6 +14,7 @@ import pulumi
 from components import images
 from components.dify import nginx, ssrf_proxy
 from components.dify.concurrency import CONCURRENCY, Concurrency
+from components.dify.rate_limits import RateLimits
 from components.dify.ports import AGENT_BACKEND_PORT, API_PORT, PLUGIN_DAEMON_PORT, PROXY_PORT, SANDBOX_PORT, WEB_PORT
 from components.dify.agent import AGENT_BACKEND, WEBSOCKET, agent_client_env, agent_services, collaboration_env, web_env, websocket_service
 from components.dify.environment import (
@@ -71,6 +72,9 @@ class Edge:
     tls_certificate: Optional[pulumi.Output[str]] = None
     tls_key: Optional[pulumi.Output[str]] = None
     behind_proxy: bool = False
+    # Per-client limits in nginx (None: none), and the proxies whose X-Forwarded-For names the client.
+    rate_limits: Optional[RateLimits] = None
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def tls(self) -> bool:
@@ -327,7 +331,8 @@ def _nginx_files(settings: DifySettings, edge: Edge, api_addr: str, collaboratio
         websocket=f"{WEBSOCKET}:{API_PORT}" if collaboration else None,
         extra_api_routes=settings.release.extra_api_routes,
         body_limit=settings.request_body_limit, tls=edge.tls, https_port=edge.https_port,
-        behind_proxy=edge.behind_proxy, status=status,
+        behind_proxy=edge.behind_proxy, status=status, limits=edge.rate_limits,
+        trusted_proxies=edge.trusted_proxies,
     )
     if edge.tls_certificate is None or edge.tls_key is None:
         return files
