@@ -34,7 +34,7 @@ from components.kubernetes_runtime import KubernetesRuntime
 from components.object_store import external_object_store
 from components.postgres import external_postgres
 from components.redis import external_redis
-from stacks import cloud_monitoring
+from stacks import cloud_monitoring, pools
 from stacks.config import RegistrySettings, StackConfig
 from stacks.data import DataServices, external_vector_store, self_hosted_problems
 from stacks.kubernetes import deploy_on_cluster, user_destination, user_object_store, vector_store_destination
@@ -52,6 +52,12 @@ from stacks.settings_aws import AwsSettings
 ENTRY_WORKLOAD = "nginx"
 ROLES = {"dify-api": ("api", "worker", "api-websocket"), "dify-plugin-daemon": ("plugin-daemon",),
          "dify-startup": ("beat", "migrate")}
+
+
+def workload_roles(config: StackConfig) -> dict[str, tuple[str, ...]]:
+    """ROLES with `worker` standing for every worker pool's service account."""
+    return {role: tuple(name for w in workloads for name in (pools.worker_services(config) if w == "worker" else (w,)))
+            for role, workloads in ROLES.items()}
 
 
 def node_group_size(settings: AwsSettings, preset: AwsPreset) -> NodeGroupSize:
@@ -248,16 +254,17 @@ def deploy(config: StackConfig) -> dict[str, object]:
     )
 
     namespace = config.kubernetes.namespace
+    trusted = workload_roles(config)
     roles: dict[str, aws.iam.Role] = {}
     if storage is not None:
         roles = {
-            "dify-api": cluster.workload_role(f"{name}-dify-api", namespace, ROLES["dify-api"],
+            "dify-api": cluster.workload_role(f"{name}-dify-api", namespace, trusted["dify-api"],
                                               storage.workload_policy,
                                               description="Dify api, worker, websocket: the Dify bucket"),
             "dify-plugin-daemon": cluster.workload_role(
-                f"{name}-dify-plugin-daemon", namespace, ROLES["dify-plugin-daemon"], storage.workload_policy,
+                f"{name}-dify-plugin-daemon", namespace, trusted["dify-plugin-daemon"], storage.workload_policy,
                 description="Dify plugin daemon: the Dify bucket"),
-            "dify-startup": cluster.workload_role(f"{name}-dify-startup", namespace, ROLES["dify-startup"],
+            "dify-startup": cluster.workload_role(f"{name}-dify-startup", namespace, trusted["dify-startup"],
                                                   storage.probe_policy,
                                                   description="Dify beat and migration: HeadBucket at start"),
         }
@@ -267,7 +274,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
             aws.iam.RolePolicy(f"{name}-dify-api-opensearch", role=roles["dify-api"].id, policy=vectors.client_policy,
                                opts=pulumi.ResourceOptions(parent=roles["dify-api"]))
         else:
-            roles["dify-api"] = cluster.workload_role(f"{name}-dify-api", namespace, ROLES["dify-api"],
+            roles["dify-api"] = cluster.workload_role(f"{name}-dify-api", namespace, trusted["dify-api"],
                                                       vectors.client_policy,
                                                       description="Dify api, worker, websocket: the vector store")
         vectors.allow(roles["dify-api"])
@@ -299,7 +306,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
                       settings.load_balancer_source_ranges, HEALTH_PATH)
     outputs = deploy_on_cluster(config, app_provider, entry=entry, data=data, name=name,
                                 identities={w: {"eks.amazonaws.com/role-arn": roles[r].arn}
-                                            for r, ws in ROLES.items() if r in roles for w in ws},
+                                            for r, ws in trusted.items() if r in roles for w in ws},
                                 isolation=isolation)
 
     hostname = outputs["entryAddress"]

@@ -12,7 +12,7 @@ from components.dify.environment import PublicUrls
 from components.docker_runtime import DockerRuntime
 from components.monitoring.exporters import with_exporters
 from components.secrets import DifySecrets
-from stacks import monitoring
+from stacks import monitoring, pools
 from stacks.config import StackConfig
 from stacks.data import self_hosted_or_external
 
@@ -56,7 +56,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
     exporters = monitoring.exporters(config, data.endpoints, sidecars=False)
     catalog = build_catalog(config.dify, config.registry, urls, data.endpoints, secrets, edge(config),
                             CONCURRENCY[config.size], telemetry=monitoring.telemetry(config),
-                            nginx_status=exporters.nginx_status() if exporters else None)
+                            nginx_status=exporters.nginx_status() if exporters else None,
+                            worker_pools=pools.worker_pools(config))
     if exporters is not None:
         catalog = with_exporters(catalog, exporters)
     runtime.plan(list(catalog.values()))

@@ -471,7 +471,7 @@ def test_in_cluster_data_is_kept_on_destroy_and_protected_in_production():
     run = variant("dev")
     assert run.of_type("kubernetes:core/v1:Namespace")[0].options["retainOnDelete"] is True
     assert not any(r.options["protect"] for r in run.of_type("kubernetes:apps/v1:StatefulSet"))
-    production = run_program("k8s", overrides={"size": "production", "postgres": {"maxConnections": 1000},
+    production = run_program("k8s", overrides={"size": "production", "postgres": {"maxConnections": 1200},
                                                "kubernetes": {"allowSelfHostedDataInProduction": True}})
     sets = production.of_type("kubernetes:apps/v1:StatefulSet")
     assert len(sets) == 3 and all(r.options["protect"] for r in sets)
@@ -760,7 +760,8 @@ def test_rollouts_drain_and_finish_running_work():
 
 
 def test_with_keda_the_worker_scales_on_its_celery_queues():
-    run = run_program("k8s", overrides={"size": "production", "postgres": {"maxConnections": 1000},
+    run = run_program("k8s", overrides={"size": "production", "postgres": {"maxConnections": 1200},
+                                        "workers": {"layout": "single"},
                                         "kubernetes": {"namespace": "dify", "allowSelfHostedDataInProduction": True,
                                                        "kedaNamespace": "keda"}})
     scaled = [manifest(r) for r in run.of_type("kubernetes:keda.sh/v1alpha1:ScaledObject")]

@@ -33,7 +33,7 @@ EXPORTER_IMAGES = (NGINX_EXPORTER, NGINX_LOG_EXPORTER, POSTGRES_EXPORTER, REDIS_
 _RUNS: dict = {}
 # Production on a cluster with the data services in it (the budget then needs a larger max_connections).
 PRODUCTION = {"size": "production", "kubernetes": {"allowSelfHostedDataInProduction": True},
-              "postgres": {"maxConnections": 1000}}
+              "postgres": {"maxConnections": 1200}}
 
 
 def objects(stack: str, monitored: bool = True, **extra) -> list[dict]:

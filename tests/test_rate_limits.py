@@ -194,3 +194,31 @@ def test_streams_outlive_the_short_timeout_and_hold_their_connection_slots(tmp_p
         for status, body, took in streamed.values():
             assert status == 200 and body == "data: 0\n\ndata: 1\n\ndata: 2\n\n"
             assert took > 2 * STREAM_GAP_S > 2 * LIVE.auth_read_timeout_s
+
+
+def _nginx_conf(run):
+    from tools.mocks import manifests
+    (conf,) = [m["data"]["default.conf"] for m in manifests(run)
+               if m["kind"] == "ConfigMap" and "default.conf" in m.get("data", {})]
+    return conf
+
+
+def test_the_program_sizes_the_limits_and_trusts_only_the_proxy_in_front():
+    from tests.change_plan import cached_run
+    from tools.mocks import manifest
+
+    behind_alb = _nginx_conf(cached_run("prod", {}))
+    assert "rate=30r/s" in behind_alb and "rate=10r/m" in behind_alb
+    assert "set_real_ip_from 10.0.0.0/8;" in behind_alb and "real_ip_header X-Forwarded-For;" in behind_alb
+    k8s = cached_run("k8s", {})
+    direct = _nginx_conf(k8s)
+    assert "rate=100r/s" in direct and "set_real_ip_from" not in direct
+    (entry,) = [manifest(r) for r in k8s.of_type("kubernetes:core/v1:Service")
+                if manifest(r)["spec"].get("type") == "LoadBalancer"]
+    assert entry["spec"]["externalTrafficPolicy"] == "Local", "packets keep the client's address"
+    tuned = _nginx_conf(cached_run("k8s", {"nginx": {"rateLimit": {"apiRps": 7, "connectionsPerIp": 40},
+                                                     "trustedProxies": ["192.0.2.0/24"]}}))
+    assert "rate=7r/s" in tuned and "limit_conn dify_conn 40;" in tuned
+    assert "set_real_ip_from 192.0.2.0/24;" in tuned and "10.0.0.0/8" not in tuned
+    off = _nginx_conf(cached_run("k8s", {"nginx": {"rateLimit": {"enabled": False}}}))
+    assert "limit_req" not in off
