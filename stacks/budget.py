@@ -3,8 +3,8 @@ allows, checked from config before anything is declared.
 
 Needed: for every client of the database server (api, each worker pool, beat, the websocket server, the
 migration Jobs, the plugin daemon, which uses `dify_plugin` on the same server), its connections per
-pod (a worker pod: its concurrency, up to its connection pools' caps) times its most pods: the autoscaler's maximum (or the replica count), plus one more pod during a
-rolling update (maxSurge 1). Allowed: the server's `max_connections` less 10 % and the connections
+pod (a worker pod: its concurrency, up to its connection pools' caps) times its most pods: the
+autoscaler's maximum (or the replica count), plus one more pod during a rolling update (maxSurge 1). Allowed: the server's `max_connections` less 10 % and the connections
 PostgreSQL (3) and RDS (3, rdsadmin) keep for themselves.
 """
 

@@ -28,8 +28,9 @@ class RateLimitSettings(Strict):
     def _room_for_streams(cls, value: Optional[int]) -> Optional[int]:
         if value is not None and value < rate_limits.MIN_CONNECTIONS_PER_IP:
             raise ValueError(
-                f"{value} is too few: every streamed answer (chat-messages, workflows/run) holds one for as long as "
-                f"it runs, beside the console's own parallel requests; give at least {rate_limits.MIN_CONNECTIONS_PER_IP}")
+                f"{value} is too few: every streamed answer (chat-messages, workflows/run) holds one for as long "
+                "as it runs, beside the console's own parallel requests; give at least "
+                f"{rate_limits.MIN_CONNECTIONS_PER_IP}")
         return value
 
 

@@ -532,8 +532,9 @@ def test_every_sentinel_key_is_one_upstream_defines_for_that_service():
 def test_kedas_queue_scaler_reads_the_master():
     run = run_program("k8s", overrides={**PRODUCTION_HA, "kubernetes": {
         **PRODUCTION_HA["kubernetes"], "kedaNamespace": "keda"}})
-    (scaled,) = [m for m in manifests(run) if m["kind"] == "ScaledObject"]
-    redis = [t for t in scaled["spec"]["triggers"] if t["type"] == "redis"]
+    scaled = [m for m in manifests(run) if m["kind"] == "ScaledObject"]
+    assert len(scaled) == 3, "one per worker pool"
+    redis = [t for m in scaled for t in m["spec"]["triggers"] if t["type"] == "redis"]
     assert redis and all(t["metadata"]["address"] == "redis-master:6379" for t in redis)
     keda = Pod("keda", {"app": "keda-operator"}, "10.244.3.2")
     cluster, pods = _redis_pods(run)

@@ -83,7 +83,8 @@ def server_directives() -> str:
         f"    location {TOO_MANY} {{\n"
         "        default_type application/json;\n"
         "        add_header Retry-After 1 always;\n"
-        "        return 429 '{\"code\": \"too_many_requests\", \"message\": \"Too many requests\", \"status\": 429}\\n';\n"
+        "        return 429 '{\"code\": \"too_many_requests\", \"message\": \"Too many requests\", "
+        "\"status\": 429}\\n';\n"
         "    }\n"
     )
 
