@@ -69,6 +69,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
         "internalEndpoints": {**data.internal, **{s.name: s.address for s in catalog.values() if s.ports}},
         "stateVolumes": [volume.name for volume in runtime.volumes.values()],
         "networks": {logical: network.name for logical, network in runtime.networks.items()},
+        "workerPools": {pool.service: list(pool.watched) for pool in pools.worker_pools(config)},
         "difyVersion": config.dify.version,
         **({"scrapeTargets": {s.name: f"{config.monitoring.exporters_bind_address}:{s.scrape[0].number}"
                               for s in catalog.values() if s.scrape}} if exporters else {}),

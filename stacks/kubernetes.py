@@ -217,6 +217,7 @@ def deploy_on_cluster(
         "sandboxNamespace": runtime.sandbox_namespace,
         "size": config.size,
         "internalEndpoints": {**data.internal, **{s.name: s.address for s in catalog.values() if s.ports}},
+        "workerPools": {pool.service: list(pool.watched) for pool in pools.worker_pools(config)},
         "difyVersion": config.dify.version,
         "images": sorted({s.image for s in catalog.values()} | {c.image for s in catalog.values() for c in s.sidecars}),
         **({"selfHostedData": data.modes} if data.modes is not None else {}),

@@ -56,6 +56,8 @@ def test_the_rendered_pools_consume_the_release_and_scale_on_their_own_queues(ve
     assert "worker" not in found and set(POOLS) <= set(found)
     consumed = [q for pool in POOLS for q in env_of(found[pool])["CELERY_QUEUES"].split(",")]
     assert sorted(consumed) == sorted(RELEASES[version].worker_queues)
+    assert {p: ",".join(q) for p, q in run.outputs["workerPools"].items()} == {
+        p: env_of(found[p])["CELERY_QUEUES"] for p in POOLS}
     scaled = {manifest(r)["metadata"]["name"]: manifest(r)["spec"] for r in run.of_type(SCALED)}
     assert set(scaled) == set(POOLS)
     for pool in POOLS:
@@ -115,6 +117,7 @@ def test_docker_keeps_one_worker_and_runs_pools_when_asked():
 
     single = workers_of(cached_run("dev", {}))
     assert list(single) == ["worker"] and "CELERY_QUEUES" not in single["worker"]
+    assert cached_run("dev", {}).outputs["workerPools"] == {"worker": list(RELEASES["1.16.1"].worker_queues)}
     split = workers_of(cached_run("dev", {**SPLIT, "dify": {"extraEnv": {"worker": {"LOG_LEVEL": "DEBUG"}}}}))
     assert sorted(split) == sorted(POOLS)
     consumed = [q for env in split.values() for q in env["CELERY_QUEUES"].split(",")]
