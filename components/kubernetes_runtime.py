@@ -32,7 +32,7 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes import cert_manager, network, pods
+from components.kubernetes import cert_manager, network, pods, priority
 from components.kubernetes.entry import Entry
 from components.kubernetes.security import BASELINE, RESTRICTED, profile_for
 from components.kubernetes.sizing import Preset, at_least
@@ -68,6 +68,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
         isolation: Optional[network.Isolation] = None,
         sandbox_namespace: Optional[str] = None,
         cluster_domain: str = "cluster.local",
+        priority_classes: Optional[dict[str, Optional[str]]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         super().__init__("dify:kubernetes:KubernetesRuntime", name, None, opts)
@@ -101,6 +102,11 @@ class KubernetesRuntime(pulumi.ComponentResource):
         self.placement: dict[str, str] = {}
         self.cluster_domain = cluster_domain
         self._aliases: set[tuple[str, str]] = set()
+        # Tier -> PriorityClass of the pods (None: no classes); `priority_classes` names existing ones.
+        self.priorities: Optional[priority.Priorities] = None
+        if priority_classes is not None:
+            self.priorities = priority.declare(name, priority_classes, self.labels,
+                                               pulumi.ResourceOptions(parent=self, provider=provider))
 
         self.namespaces: dict[str, pulumi.Output[str]] = {}
         for level, logical in ((RESTRICTED, "namespace"), (BASELINE, "sandbox-namespace")):
@@ -240,8 +246,13 @@ class KubernetesRuntime(pulumi.ComponentResource):
             opts=child,
         )
         template["spec"]["serviceAccountName"] = spec.name
+        classes: list[pulumi.Resource] = []
+        if self.priorities is not None:
+            template["spec"]["priorityClassName"] = self.priorities.names[spec.priority]
+            classes = list(self.priorities.created)
         # Named objects cannot be created before their predecessor is gone.
-        workload_opts = pulumi.ResourceOptions(parent=owner, provider=self.provider, depends_on=[*depends_on, account],
+        workload_opts = pulumi.ResourceOptions(parent=owner, provider=self.provider,
+                                               depends_on=[*depends_on, account, *classes],
                                                delete_before_replace=not spec.run_once)
 
         workload: pulumi.Resource
@@ -516,7 +527,9 @@ class KubernetesRuntime(pulumi.ComponentResource):
                 # The balancer terminates TLS on 443 and forwards plain HTTP to nginx.
                 ports.append({"name": "https", "port": 443, "targetPort": by_number[spec.public_ports[0].container],
                               "protocol": "TCP"})
-            service_spec.update(type="LoadBalancer", ports=ports)
+            # Local: the balancer's packets reach nginx with the client's address, not a node's (kube-proxy
+            # would masquerade them on their way to another node); nginx limits per client address.
+            service_spec.update(type="LoadBalancer", ports=ports, externalTrafficPolicy="Local")
             if entry.source_ranges:
                 service_spec["loadBalancerSourceRanges"] = list(entry.source_ranges)
             if entry.load_balancer_class:

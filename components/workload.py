@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Literal, Optional
 
 import pulumi
 
@@ -158,6 +158,9 @@ class ServiceSpec:
     # A run-once step that runs to completion before this one starts and shares its state mounts (a
     # Kubernetes init container; a Docker container of its own). It names its own data services.
     prepare: Optional["ServiceSpec"] = None
+    # Who yields when a cluster runs short: `background` pods (queued and batch work) before `critical`
+    # ones (what serves requests, and the data).
+    priority: Literal["critical", "background"] = "critical"
 
     @property
     def address(self) -> str:

@@ -35,7 +35,7 @@ from components.kubernetes_runtime import KubernetesRuntime
 from components.object_store import external_object_store
 from components.postgres import external_postgres
 from components.redis import external_redis
-from stacks import cloud_monitoring, data_mode
+from stacks import cloud_monitoring, data_mode, pools
 from stacks.config import RegistrySettings, StackConfig
 from stacks.edge_aws import AwsEdge
 from stacks.data import (CloudFacts, DataServices, endpoint_output, external_vector_store, ha_node_problem,
@@ -58,6 +58,12 @@ from components.aws.storage import probe_statements, workload_statements
 ENTRY_WORKLOAD = "nginx"
 ROLES = {"dify-api": ("api", "worker", "api-websocket"), "dify-plugin-daemon": ("plugin-daemon",),
          "dify-startup": ("beat", "migrate")}
+
+
+def workload_roles(config: StackConfig) -> dict[str, tuple[str, ...]]:
+    """ROLES with `worker` standing for every worker pool's service account."""
+    return {role: tuple(name for w in workloads for name in (pools.worker_services(config) if w == "worker" else (w,)))
+            for role, workloads in ROLES.items()}
 
 
 def node_group_size(settings: AwsSettings, preset: AwsPreset) -> NodeGroupSize:
@@ -279,6 +285,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
                                       storage=storage, postgres=postgres, production=production)
 
     namespace = config.kubernetes.namespace
+    trusted = workload_roles(config)
     roles: dict[str, aws.iam.Role] = {}
     bucket_policies = external_bucket_policies(config, partition)
     if storage is not None:
@@ -286,13 +293,13 @@ def deploy(config: StackConfig) -> dict[str, object]:
     if bucket_policies is not None:
         workload_policy, probe_policy = bucket_policies
         roles = {
-            "dify-api": cluster.workload_role(f"{name}-dify-api", namespace, ROLES["dify-api"],
+            "dify-api": cluster.workload_role(f"{name}-dify-api", namespace, trusted["dify-api"],
                                               workload_policy,
                                               description="Dify api, worker, websocket: the Dify bucket"),
             "dify-plugin-daemon": cluster.workload_role(
-                f"{name}-dify-plugin-daemon", namespace, ROLES["dify-plugin-daemon"], workload_policy,
+                f"{name}-dify-plugin-daemon", namespace, trusted["dify-plugin-daemon"], workload_policy,
                 description="Dify plugin daemon: the Dify bucket"),
-            "dify-startup": cluster.workload_role(f"{name}-dify-startup", namespace, ROLES["dify-startup"],
+            "dify-startup": cluster.workload_role(f"{name}-dify-startup", namespace, trusted["dify-startup"],
                                                   probe_policy,
                                                   description="Dify beat and migration: HeadBucket at start"),
         }
@@ -302,7 +309,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
             aws.iam.RolePolicy(f"{name}-dify-api-opensearch", role=roles["dify-api"].id, policy=vectors.client_policy,
                                opts=pulumi.ResourceOptions(parent=roles["dify-api"]))
         else:
-            roles["dify-api"] = cluster.workload_role(f"{name}-dify-api", namespace, ROLES["dify-api"],
+            roles["dify-api"] = cluster.workload_role(f"{name}-dify-api", namespace, trusted["dify-api"],
                                                       vectors.client_policy,
                                                       description="Dify api, worker, websocket: the vector store")
         vectors.allow(roles["dify-api"])
@@ -347,7 +354,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
                                  settings.load_balancer_source_ranges, HEALTH_PATH))
     outputs = deploy_on_cluster(config, app_provider, entry=entry, data=data, name=name,
                                 identities={w: {"eks.amazonaws.com/role-arn": roles[r].arn}
-                                            for r, ws in ROLES.items() if r in roles for w in ws},
+                                            for r, ws in trusted.items() if r in roles for w in ws},
                                 isolation=isolation)
 
     hostname = outputs["entryAddress"]

@@ -1,10 +1,10 @@
 """The PostgreSQL connection budget: what Dify's processes may open at once against what the database
 allows, checked from config before anything is declared.
 
-Needed: for every client of the database server (api, worker, beat, the websocket server, the
+Needed: for every client of the database server (api, each worker pool, beat, the websocket server, the
 migration Jobs, the plugin daemon, which uses `dify_plugin` on the same server), its connections per
-pod times its most pods: the autoscaler's maximum (or the replica count), plus one more pod during a
-rolling update (maxSurge 1). Allowed: the server's `max_connections` less 10 % and the connections
+pod (a worker pod: its concurrency, up to its connection pools' caps) times its most pods: the
+autoscaler's maximum (or the replica count), plus one more pod during a rolling update (maxSurge 1). Allowed: the server's `max_connections` less 10 % and the connections
 PostgreSQL (3) and RDS (3, rdsadmin) keep for themselves.
 """
 
@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
 from components.dify.concurrency import CONCURRENCY
-from components.kubernetes.sizing import preset as sizing_preset
+from components.dify.workers import connections as worker_connections
 from components.postgres import MAX_CONNECTIONS as SELF_HOSTED_MAX_CONNECTIONS
+from stacks import pools
 
 if TYPE_CHECKING:
     from stacks.config import StackConfig
@@ -79,10 +80,12 @@ def needed_connections(config: "StackConfig") -> dict[str, int]:
     concurrency = CONCURRENCY[config.size]
     per_pod = {
         "api": concurrency.api_processes * concurrency.per_process,
-        "worker": concurrency.per_process,
         "beat": concurrency.per_process,
         "plugin-daemon": concurrency.daemon_connections,
     }
+    for pool in pools.worker_pools(config):
+        per_pod[pool.service] = worker_connections(pool, concurrency.db_pool + concurrency.db_overflow,
+                                                   concurrency.pgvector_pool)
     if "collaboration" in config.dify.release.features:
         per_pod["api-websocket"] = concurrency.per_process
     cluster = config.target != "docker"
@@ -90,7 +93,7 @@ def needed_connections(config: "StackConfig") -> dict[str, int]:
         per_pod["migrate"] = concurrency.per_process
         if config.dify.release.daemon_migrates_apart:
             per_pod["plugin-migrate"] = concurrency.daemon_connections
-    sizes = sizing_preset(config.size)
+    sizes = pools.sizing(config)
     needed = {}
     for name, connections in per_pod.items():
         size = sizes.of(name)

@@ -9,8 +9,7 @@ from pydantic.alias_generators import to_camel
 
 from components.alarm_levels import CACHE_MEMORY_PERCENT, OPENSEARCH_FREE_STORAGE_PERCENT, SENSITIVITY
 from components.dify.concurrency import CONCURRENCY
-from components.kubernetes.sizing import preset as sizing_preset
-from stacks import budget
+from stacks import budget, pools
 from stacks.config import StackConfig
 from stacks.rules import KeyedError
 
@@ -87,13 +86,14 @@ def redis_clients(config: StackConfig) -> int:
     """Redis connections Dify may hold at its replica maximums (+1 pod during a rollout): one per
     concurrent request (api, websocket) or task (worker), and a few per process besides."""
     c = CONCURRENCY[config.size]
-    sizes = sizing_preset(config.size)
+    sizes = pools.sizing(config)
     per_pod = {
         "api": c.api_processes * (c.api_connections + REDIS_BASE_CONNECTIONS),
-        "worker": c.celery_tasks + REDIS_BASE_CONNECTIONS,
         "beat": REDIS_BASE_CONNECTIONS,
         "plugin-daemon": c.daemon_connections,
     }
+    for pool in pools.worker_pools(config):
+        per_pod[pool.service] = pool.concurrency + REDIS_BASE_CONNECTIONS
     features = config.dify.release.features
     if "collaboration" in features:
         per_pod["api-websocket"] = c.api_connections + REDIS_BASE_CONNECTIONS

@@ -22,6 +22,8 @@ from stacks.rules import KeyedError, KeyedErrors, NonEmpty, NonEmptyText, Secret
 from stacks.settings_alicloud import AlicloudSettings
 from stacks.settings_aws import AwsSettings
 from stacks.settings_edge import EdgeSettings
+from stacks.settings_nginx import NginxSettings
+from stacks.settings_scheduling import PriorityClassSettings, WorkersSettings
 from stacks.settings_ops import MonitoringSettings, RestorePointSettings, SelfHostedSettings, VectorStoreSettings
 from stacks.settings_tls import DockerTlsSettings, acme_email, acme_server, directory, http01_domain_problem
 from stacks.strict import Strict
@@ -634,6 +636,7 @@ class KubernetesSettings(Strict):
     load_balancer: LoadBalancerSettings = Field(default_factory=LoadBalancerSettings)
     ingress: IngressSettings = Field(default_factory=IngressSettings)
     tls: Optional[KubernetesTlsSettings] = None
+    priority_classes: PriorityClassSettings = Field(default_factory=PriorityClassSettings)
 
     @field_validator("cluster_domain")
     @classmethod
@@ -714,6 +717,8 @@ class StackConfig(Strict):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     object_storage: ObjectStorageSettings = Field(default_factory=ObjectStorageSettings)
     docker: DockerSettings = Field(default_factory=DockerSettings)
+    nginx: NginxSettings = Field(default_factory=NginxSettings)
+    workers: WorkersSettings = Field(default_factory=WorkersSettings)
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     restore_points: RestorePointSettings = Field(default_factory=RestorePointSettings)
@@ -759,6 +764,8 @@ class StackConfig(Strict):
         problems = [problem for check in (self._data_modes, self._sections_of_other_targets, self._connections,
                                           self._pgvector,
                                           lambda: self.monitoring.target_problems(self.target),
+                                          lambda: self.workers.problems(self.target, self.size,
+                                                                        self.dify.version in RELEASES),
                                           lambda: self.vector_store.problems(self.target),
                                           lambda: self.edge.problems(self))
                     for problem in check()]

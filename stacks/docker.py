@@ -13,7 +13,7 @@ from components.dify.environment import PublicUrls
 from components.docker_runtime import DockerRuntime
 from components.monitoring.exporters import with_exporters
 from components.secrets import DifySecrets
-from stacks import monitoring
+from stacks import monitoring, pools
 from stacks.config import StackConfig
 from stacks.data import self_hosted_or_external
 
@@ -36,6 +36,8 @@ def edge(config: StackConfig) -> Edge:
         tls_certificate=pulumi.Output.secret(tls.certificate.get_secret_value()) if given else None,
         tls_key=pulumi.Output.secret(tls.key.get_secret_value()) if given else None,
         acme=Acme(config.domain, tls.acme_email, tls.directory) if tls and tls.acme and config.domain else None,
+        rate_limits=config.nginx.limits(config.size),
+        trusted_proxies=config.nginx.proxies(behind_proxy=False),
     )
 
 
@@ -58,7 +60,8 @@ def deploy(config: StackConfig) -> dict[str, object]:
     catalog_edge = edge(config)
     catalog = build_catalog(config.dify, config.registry, urls, data.endpoints, secrets, catalog_edge,
                             CONCURRENCY[config.size], telemetry=monitoring.telemetry(config),
-                            nginx_status=exporters.nginx_status() if exporters else None)
+                            nginx_status=exporters.nginx_status() if exporters else None,
+                            worker_pools=pools.worker_pools(config))
     if exporters is not None:
         catalog = with_exporters(catalog, exporters)
     runtime.plan(list(catalog.values()))
@@ -70,6 +73,7 @@ def deploy(config: StackConfig) -> dict[str, object]:
         "internalEndpoints": {**data.internal, **{s.name: s.address for s in catalog.values() if s.ports}},
         "stateVolumes": [volume.name for volume in runtime.volumes.values()],
         "networks": {logical: network.name for logical, network in runtime.networks.items()},
+        "workerPools": {pool.service: list(pool.watched) for pool in pools.worker_pools(config)},
         "difyVersion": config.dify.version,
         **({"acmeDirectory": catalog_edge.acme.directory} if catalog_edge.acme else {}),
         **({"scrapeTargets": {s.name: f"{config.monitoring.exporters_bind_address}:{s.scrape[0].number}"

@@ -34,13 +34,12 @@ from components.dify.releases import Release
 from components.kubernetes.cert_manager import CLUSTER_ISSUER_ANNOTATION, AcmeClusterIssuer, AcmeIssuerArgs
 from components.kubernetes.entry import Entry, load_balancer_annotations
 from components.kubernetes.network import ALIBABA_METADATA, Destination, Isolation
-from components.kubernetes.sizing import preset
 from components.kubernetes_runtime import KubernetesRuntime
 from components.monitoring.exporters import with_exporters
 from components.monitoring.kubernetes import ClusterMonitoring, otel_egress
 from components.secrets import DifySecrets
 from components.workload import APP_NET, DATA_NET, OBJECT_STORE, POSTGRES, REDIS, VECTOR_STORE, ServiceSpec
-from stacks import data_mode, monitoring
+from stacks import data_mode, monitoring, pools
 from stacks.config import StackConfig
 from stacks.data import DataServices, self_hosted_or_external
 
@@ -160,6 +159,8 @@ def edge(config: StackConfig, entry: Entry) -> Edge:
         tls_certificate=pulumi.Output.secret(tls.certificate.get_secret_value()) if tls else None,
         tls_key=pulumi.Output.secret(tls.key.get_secret_value()) if tls else None,
         behind_proxy=entry.behind_proxy,
+        rate_limits=config.nginx.limits(config.size),
+        trusted_proxies=config.nginx.proxies(entry.behind_proxy),
     )
 
 
@@ -193,7 +194,7 @@ def deploy_on_cluster(
         name,
         provider=provider,
         namespace=k.namespace,
-        preset=preset(config.size),
+        preset=pools.sizing(config),
         labels=naming.labels(),
         entry=entry,
         storage_class=k.storage_class,
@@ -207,6 +208,8 @@ def deploy_on_cluster(
         isolation=isolation or isolation_from_config(config),
         sandbox_namespace=k.sandbox_namespace,
         cluster_domain=k.cluster_domain,
+        priority_classes=({"critical": k.priority_classes.critical, "background": k.priority_classes.background}
+                          if k.priority_classes.enabled else None),
     )
     if callable(data):
         data = data(runtime)
@@ -218,7 +221,8 @@ def deploy_on_cluster(
     catalog = with_migration_job(
         build_catalog(config.dify, config.registry, urls, data.endpoints, secrets, edge(config, entry),
                       CONCURRENCY[config.size], telemetry=monitoring.telemetry(config),
-                      nginx_status=exporters.nginx_status() if exporters else None),
+                      nginx_status=exporters.nginx_status() if exporters else None,
+                      worker_pools=pools.worker_pools(config)),
         config.dify.release,
     )
     if exporters is not None:
@@ -244,6 +248,7 @@ def deploy_on_cluster(
         "sandboxNamespace": runtime.sandbox_namespace,
         "size": config.size,
         "internalEndpoints": {**data.internal, **{s.name: s.address for s in catalog.values() if s.ports}},
+        "workerPools": {pool.service: list(pool.watched) for pool in pools.worker_pools(config)},
         "difyVersion": config.dify.version,
         "images": sorted({s.image for s in catalog.values()} | {c.image for s in catalog.values() for c in s.sidecars}),
         **({"selfHostedData": data.modes} if data.modes is not None else {}),

@@ -6,17 +6,15 @@ from typing import Optional
 
 import pulumi
 
-from components.dify.concurrency import CONCURRENCY
 from components.dify.environment import Telemetry
 from components.endpoints import DataEndpoints
 from components.kubernetes.security import BASELINE, RESTRICTED
-from components.kubernetes.sizing import preset as sizing_preset
 from components.kubernetes_runtime import KubernetesRuntime
 from components.monitoring.exporters import Exporters
 from components.monitoring.kubernetes import MonitoringArgs, OtelCollector
 from components.monitoring.rules import Scope, Thresholds
 from components.workload import ServiceSpec
-from stacks import budget
+from stacks import budget, pools
 from stacks.config import StackConfig
 
 # Services that run Dify's api code and so export OpenTelemetry.
@@ -42,7 +40,13 @@ def collector(config: StackConfig) -> Optional[OtelCollector]:
     otel = config.monitoring.otel
     if not otel.enabled or otel.collector_namespace is None:
         return None
-    return OtelCollector(otel.collector_namespace, otel.port(), OTEL_CLIENTS)
+    return OtelCollector(otel.collector_namespace, otel.port(), otel_clients(config))
+
+
+def otel_clients(config: StackConfig) -> tuple[str, ...]:
+    """The services that run Dify's api code (every worker pool among them) and so export OpenTelemetry."""
+    return tuple(dict.fromkeys(name for client in OTEL_CLIENTS
+                               for name in (pools.worker_services(config) if client == "worker" else (client,))))
 
 
 def exporters(config: StackConfig, endpoints: DataEndpoints, sidecars: bool) -> Optional[Exporters]:
@@ -63,10 +67,13 @@ def exporters(config: StackConfig, endpoints: DataEndpoints, sidecars: bool) -> 
 
 def thresholds(config: StackConfig) -> Thresholds:
     size = config.size
-    worker = sizing_preset(size).of("worker")
+    sizes = pools.sizing(config)
+    # What every pool at its most replicas takes on at once.
+    backlog = sum(pool.concurrency * (sizes.of(pool.service).max_replicas or sizes.of(pool.service).replicas)
+                  for pool in pools.worker_pools(config))
     return Thresholds(
         pending=_PENDING[size],
-        queue_backlog=CONCURRENCY[size].celery_tasks * (worker.max_replicas or worker.replicas),
+        queue_backlog=backlog,
         error_ratio=_ERROR_RATIO[size],
         postgres_connections=budget.budget(config).usable,
     )
@@ -77,7 +84,7 @@ def cluster_args(config: StackConfig, runtime: KubernetesRuntime, specs: dict[st
     served = [s for s in specs.values() if not s.run_once]
     stateful = {"postgres", "redis", "object-store"}
     deployments = tuple(sorted(s.name for s in served if s.name not in stateful))
-    preset = sizing_preset(config.size)
+    preset = pools.sizing(config)
     autoscaled = tuple(sorted(s.name for s in served if preset.of(s.name).autoscaled and not s.singleton))
     jobs = tuple(sorted(s.name for s in specs.values() if s.run_once))
     monitoring = config.monitoring

@@ -72,6 +72,8 @@ T = {
 }
 ALB = "alb.ingress.kubernetes.io/"
 
+POOLS = ("worker-dataset", "worker-workflow", "worker-ops")
+
 
 @pytest.fixture(scope="module")
 def prod() -> Run:
@@ -285,7 +287,8 @@ def test_dify_reaches_only_its_bucket_through_irsa(prod):
     documents = policies(prod)
     bucket_arn = f"arn:aws:s3:::{prod.outputs['bucket']}"
     issuer = mock.ISSUER.removeprefix("https://")
-    trusted = {"dify-api": ["api", "worker", "api-websocket"], "dify-plugin-daemon": "plugin-daemon",
+    # production runs the worker pools; each trusts the api's role as the single worker did.
+    trusted = {"dify-api": ["api", *POOLS, "api-websocket"], "dify-plugin-daemon": "plugin-daemon",
                "dify-startup": ["beat", "migrate"]}
     for role, accounts in trusted.items():
         trust = documents[f"dify-prod-{role}:trust"]["Statement"][0]
@@ -305,12 +308,12 @@ def test_dify_reaches_only_its_bucket_through_irsa(prod):
     assert all(a["automountServiceAccountToken"] is False for a in accounts.values())
     role_of = {name: (accounts[(w["metadata"]["namespace"], name)]["metadata"].get("annotations") or {}).get(
         "eks.amazonaws.com/role-arn") for name, w in services.items()}
-    assert role_of["api"] == role_of["worker"] == role_of["api-websocket"] == prod.outputs["workloadRoleArn"]
+    assert {role_of[n] for n in ("api", *POOLS, "api-websocket")} == {prod.outputs["workloadRoleArn"]}
     assert role_of["plugin-daemon"] == prod.outputs["pluginDaemonRoleArn"] != prod.outputs["workloadRoleArn"]
     assert role_of["beat"] == role_of["migrate"] not in (None, prod.outputs["workloadRoleArn"])
     assert {n for n, r in role_of.items() if r is None} == set(services) - {
-        "api", "worker", "api-websocket", "plugin-daemon", "beat", "migrate"}
-    for name in ("api", "worker", "api-websocket", "plugin-daemon", "beat", "migrate"):
+        "api", *POOLS, "api-websocket", "plugin-daemon", "beat", "migrate"}
+    for name in ("api", *POOLS, "api-websocket", "plugin-daemon", "beat", "migrate"):
         assert pod(services[name])["serviceAccountName"] == name, name
         env = env_of(services[name])
         assert env["S3_USE_AWS_MANAGED_IAM"]["value"] == "true", name

@@ -54,13 +54,14 @@ def test_the_budget_counts_what_the_pods_are_configured_to_open():
         m = manifest(r)
         env = {e["name"]: e.get("value") for e in m["spec"]["template"]["spec"]["containers"][0]["env"]}
         pods[m["metadata"]["name"]] = env
-    api, worker, daemon = pods["api"], pods["worker"], pods["plugin-daemon"]
+    api, worker, daemon = pods["api"], pods["worker-workflow"], pods["plugin-daemon"]
     per_process = sum(int(api[k]) for k in ("SQLALCHEMY_POOL_SIZE", "SQLALCHEMY_MAX_OVERFLOW",
                                             "PGVECTOR_MAX_CONNECTION"))
     needed = budget.needed_connections(config_of("prod"))
     # api: 10 replicas at the HPA's maximum, one more during a rollout.
     assert needed["api"] == 11 * int(api["SERVER_WORKER_AMOUNT"]) * per_process
-    assert needed["worker"] == 11 * per_process
+    # The workflow pool: 10 replicas at most, 16 tasks each, more than its pools hold (so all of them).
+    assert needed["worker-workflow"] == 11 * per_process
     assert needed["plugin-daemon"] == 3 * int(daemon["DB_MAX_OPEN_CONNS"])
     assert api["SERVER_WORKER_AMOUNT"] == "2" and worker["CELERY_WORKER_AMOUNT"] == "16"
     assert api["SQLALCHEMY_POOL_PRE_PING"] == "true"

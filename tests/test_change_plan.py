@@ -8,7 +8,7 @@ from tests.change_plan import cached_run, names, plan, stateful_losses
 
 CLUSTER_STACKS = ("k8s", "prod", "alicloud")
 SELF_HOSTED_PRODUCTION = {"kubernetes": {"namespace": "dify", "allowSelfHostedDataInProduction": True},
-                          "postgres": {"maxConnections": 1000}}
+                          "postgres": {"maxConnections": 1200}}
 
 
 def _runs(stack, *variants):

@@ -29,7 +29,7 @@ HA = {"selfHosted": {"highAvailability": True}}
 ZONES = ["zone-a", "zone-b", "zone-c"]
 PRODUCTION_HA = {"size": "production", "selfHosted": {"highAvailability": True, "objectStoreZones": ZONES},
                  "kubernetes": {"namespace": "dify"},
-                 "postgres": {"maxConnections": 1000}}
+                 "postgres": {"maxConnections": 1200}}
 CNPG = "kubernetes:postgresql.cnpg.io/v1"
 OPSTREE = "kubernetes:redis.redis.opstreelabs.in/v1beta2"
 
@@ -93,7 +93,7 @@ def test_production_requires_zones_and_separate_nodes():
     spec = cr(cached_run("k8s", PRODUCTION_HA), "Cluster")["spec"]
     assert spec["topologySpreadConstraints"][0]["whenUnsatisfiable"] == "DoNotSchedule"
     assert spec["affinity"]["podAntiAffinityType"] == "required"
-    assert spec["postgresql"]["parameters"]["max_connections"] == "1000"
+    assert spec["postgresql"]["parameters"]["max_connections"] == "1200"
     dev = cr(ha(), "Cluster")["spec"]
     assert dev["topologySpreadConstraints"][0]["whenUnsatisfiable"] == "ScheduleAnyway"
 
@@ -302,7 +302,7 @@ def _rejected(stack: str, overrides: dict) -> str:
 
 
 def test_production_with_ha_needs_no_allowance_but_the_object_store_zones():
-    message = _rejected("k8s", {"size": "production", **HA, "postgres": {"maxConnections": 1000}})
+    message = _rejected("k8s", {"size": "production", **HA, "postgres": {"maxConnections": 1200}})
     assert "selfHosted.objectStoreZones" in message and ".mode" not in message
     run = cached_run("k8s", PRODUCTION_HA)
     assert "allowSelfHostedDataInProduction" not in str(PRODUCTION_HA)
@@ -532,8 +532,9 @@ def test_every_sentinel_key_is_one_upstream_defines_for_that_service():
 def test_kedas_queue_scaler_reads_the_master():
     run = run_program("k8s", overrides={**PRODUCTION_HA, "kubernetes": {
         **PRODUCTION_HA["kubernetes"], "kedaNamespace": "keda"}})
-    (scaled,) = [m for m in manifests(run) if m["kind"] == "ScaledObject"]
-    redis = [t for t in scaled["spec"]["triggers"] if t["type"] == "redis"]
+    scaled = [m for m in manifests(run) if m["kind"] == "ScaledObject"]
+    assert len(scaled) == 3, "one per worker pool"
+    redis = [t for m in scaled for t in m["spec"]["triggers"] if t["type"] == "redis"]
     assert redis and all(t["metadata"]["address"] == "redis-master:6379" for t in redis)
     keda = Pod("keda", {"app": "keda-operator"}, "10.244.3.2")
     cluster, pods = _redis_pods(run)

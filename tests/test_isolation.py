@@ -46,6 +46,13 @@ DATA_USERS = {
     # A vector store outside PostgreSQL: the api's retrieval and the worker's indexing only.
     "vector-store": {"api", "worker"},
 }
+# Worker pools (workers.layout split) follow the worker's contract.
+for _pool in ("worker-dataset", "worker-workflow", "worker-ops"):
+    CALLS[_pool] = CALLS["worker"]
+    INTERNET.add(_pool)
+    for _users in DATA_USERS.values():
+        if "worker" in _users:
+            _users.add(_pool)
 DATA_PORTS = {"postgres": 5432, "redis": 6379, "object-store": 8333}
 # Ports a workload listens on that nobody may reach (the plugin daemon's remote-install port).
 UNDECLARED = {"plugin-daemon": (5003,)}

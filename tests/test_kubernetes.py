@@ -165,7 +165,8 @@ def test_the_stack_declares_the_expected_objects():
                for m in of_kind(run, "Service") if m["spec"].get("type") == "ExternalName"}
     assert aliases[("dify", "sandbox")] == "sandbox.dify-sandbox.svc.cluster.local"
     assert aliases[("dify-sandbox", "ssrf-proxy")] == "ssrf-proxy.dify.svc.cluster.local"
-    namespaces = {m["metadata"].get("namespace") for m in manifests(run) if m["kind"] != "Namespace"}
+    # Cluster-scoped: the namespaces and the stack's PriorityClasses.
+    namespaces = {m["metadata"].get("namespace") for m in manifests(run) if m["kind"] not in ("Namespace", "PriorityClass")}
     assert namespaces == {"dify", "dify-sandbox"}
     placed = {m["metadata"]["name"]: m["metadata"]["namespace"] for m in of_kind(run, "Deployment")}
     assert {n for n, ns in placed.items() if ns == "dify-sandbox"} == {"sandbox", "local-sandbox"}
@@ -199,7 +200,8 @@ def test_small_runs_two_of_the_busy_services_without_autoscaling():
 def test_production_is_highly_available():
     run = variant("production")
     deployments = {m["metadata"]["name"]: m for m in of_kind(run, "Deployment")}
-    minimum = {"api": 3, "web": 3, "worker": 2, "sandbox": 2, "plugin-daemon": 2, "nginx": 2, "ssrf-proxy": 2}
+    # production's worker pools (workers.layout split) each keep two.
+    minimum = {"api": 3, "web": 3, "worker-dataset": 2, "worker-workflow": 2, "worker-ops": 2, "sandbox": 2, "plugin-daemon": 2, "nginx": 2, "ssrf-proxy": 2}
     for service, replicas in minimum.items():
         assert deployments[service]["spec"]["replicas"] >= replicas, service
     pdbs = {m["metadata"]["name"]: m for m in of_kind(run, "PodDisruptionBudget")}
@@ -427,7 +429,7 @@ def test_migrations_run_once_in_a_job_before_the_api():
     assert main["command"] == ["/bin/bash", "-c"]
     script = main["args"][0]
     assert script.startswith("set -e\nflask upgrade-db\n") and "flask db current" in script and "(head)" in script
-    for service in ("api", "worker", "beat"):
+    for service in ("api", "worker-workflow", "beat"):
         assert env_of(services[service])["MIGRATION_ENABLED"]["value"] == "false", service
     specs = {"api": ServiceSpec(name="api", upstream_name="api", image="i", env={"MIGRATION_ENABLED": "true"}),
              "plugin-daemon": ServiceSpec(name="plugin-daemon", upstream_name="plugin_daemon", image="d")}
@@ -471,7 +473,7 @@ def test_in_cluster_data_is_kept_on_destroy_and_protected_in_production():
     run = variant("dev")
     assert run.of_type("kubernetes:core/v1:Namespace")[0].options["retainOnDelete"] is True
     assert not any(r.options["protect"] for r in run.of_type("kubernetes:apps/v1:StatefulSet"))
-    production = run_program("k8s", overrides={"size": "production", "postgres": {"maxConnections": 1000},
+    production = run_program("k8s", overrides={"size": "production", "postgres": {"maxConnections": 1200},
                                                "kubernetes": {"allowSelfHostedDataInProduction": True}})
     sets = production.of_type("kubernetes:apps/v1:StatefulSet")
     assert len(sets) == 3 and all(r.options["protect"] for r in sets)
@@ -743,15 +745,15 @@ def test_the_migration_job_fails_unless_the_schema_is_at_head(tmp_path, upgrade_
 
 def test_rollouts_drain_and_finish_running_work():
     services = by_service(variant("production"))
-    for name in ("api", "worker", "nginx"):
+    for name in ("api", "worker-dataset", "worker-workflow", "worker-ops", "nginx"):
         # Dify's longest default run (APP/WORKFLOW_MAX_EXECUTION_TIME, 1200 s) fits in the grace period.
         assert pod(services[name])["terminationGracePeriodSeconds"] >= 1200, name
     for name in ("api", "web", "nginx", "api-websocket"):
         assert containers(services[name])[0]["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "10"], name
         assert pod(services[name])["terminationGracePeriodSeconds"] > 10, name
     assert env_of(services["api"])["GUNICORN_CMD_ARGS"]["value"] == "--graceful-timeout 1200"
-    assert "GUNICORN_CMD_ARGS" not in env_of(services["worker"])
-    liveness = containers(services["worker"])[0]["livenessProbe"]
+    assert "GUNICORN_CMD_ARGS" not in env_of(services["worker-workflow"])
+    liveness = containers(services["worker-workflow"])[0]["livenessProbe"]
     assert liveness["exec"]["command"] == [
         "sh", "-c", 'celery -A celery_healthcheck.celery inspect ping -d "celery@$HOSTNAME" --timeout 10']
     assert liveness["timeoutSeconds"] > 10
@@ -760,7 +762,8 @@ def test_rollouts_drain_and_finish_running_work():
 
 
 def test_with_keda_the_worker_scales_on_its_celery_queues():
-    run = run_program("k8s", overrides={"size": "production", "postgres": {"maxConnections": 1000},
+    run = run_program("k8s", overrides={"size": "production", "postgres": {"maxConnections": 1200},
+                                        "workers": {"layout": "single"},
                                         "kubernetes": {"namespace": "dify", "allowSelfHostedDataInProduction": True,
                                                        "kedaNamespace": "keda"}})
     scaled = [manifest(r) for r in run.of_type("kubernetes:keda.sh/v1alpha1:ScaledObject")]

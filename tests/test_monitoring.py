@@ -33,7 +33,7 @@ EXPORTER_IMAGES = (NGINX_EXPORTER, NGINX_LOG_EXPORTER, POSTGRES_EXPORTER, REDIS_
 _RUNS: dict = {}
 # Production on a cluster with the data services in it (the budget then needs a larger max_connections).
 PRODUCTION = {"size": "production", "kubernetes": {"allowSelfHostedDataInProduction": True},
-              "postgres": {"maxConnections": 1000}}
+              "postgres": {"maxConnections": 1200}}
 
 
 def objects(stack: str, monitored: bool = True, **extra) -> list[dict]:
@@ -303,8 +303,8 @@ def test_the_rules_cover_every_signal():
     # Autoscalers exist only in production.
     assert "DifyAutoscalerAtMaximum" not in _rules(objects("k8s"))
     production = _rules(objects("k8s", **PRODUCTION))
-    assert 'horizontalpodautoscaler=~"api|nginx|sandbox|ssrf-proxy|web|worker"' in production[
-        "DifyAutoscalerAtMaximum"]["expr"]
+    assert ('horizontalpodautoscaler=~"api|nginx|sandbox|ssrf-proxy|web|worker-dataset|worker-ops|worker-workflow"'
+            in production["DifyAutoscalerAtMaximum"]["expr"])
 
 
 def test_thresholds_follow_the_preset_and_the_connection_budget():
@@ -315,9 +315,10 @@ def test_thresholds_follow_the_preset_and_the_connection_budget():
     for rules, overrides in ((dev, {}), (production, PRODUCTION)):
         usable = budget.budget(StackConfig.model_validate({"target": "kubernetes", **overrides})).usable
         assert rules["DifyPostgresConnectionsOverBudget"]["expr"].endswith(f"> {usable}"), overrides
-    # What the worker at its most replicas takes on at once: dev 1 replica, production up to 10.
-    for size, rules, workers in (("dev", dev, 1), ("production", production, 10)):
-        backlog = CONCURRENCY[size].celery_tasks * workers
+    # What the workers at their most replicas take on at once: dev's single worker, 1 replica; production's
+    # pools, up to 6 x 8 (dataset), 10 x 16 (workflow) and 4 x 4 (ops) tasks.
+    for size, rules, backlog in (("dev", dev, CONCURRENCY["dev"].celery_tasks), ("production", production,
+                                                                               6 * 8 + 10 * 16 + 4 * 4)):
         assert f") > {backlog} and deriv(" in rules["DifyCeleryBacklogGrowing"]["expr"], size
     assert 'job_name=~"dify-k8s-migrate-[a-z0-9]+|dify-k8s-plugin-migrate-[a-z0-9]+"' in dev["DifyMigrationFailed"]["expr"]
 

@@ -49,7 +49,8 @@ def documented_keys() -> set[str]:
         found.add(first)
         base = first.rsplit(".", 1)[0] + "." if "." in first else ""
         found.update(base + name for name in names[1:])
-    return found
+    # `a.<name>.b` documents the field `b` of every entry of the map `a` (the model's key `a.b`).
+    return found | {re.sub(r"\.<[^>]+>(?=\.)", "", key) for key in found}
 
 
 def test_every_config_key_is_documented() -> None:

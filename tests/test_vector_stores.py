@@ -20,6 +20,15 @@ NOT_USERS = ("beat", "api-websocket", "migrate", "plugin-daemon", "web")
 QDRANT = {"kind": "external", "engine": "qdrant", "url": "https://qdrant.example.com:6333", "apiKey": "qdKey-Hx81"}
 
 
+def users(services: dict) -> list[str]:
+    """The api and the worker, or in production every worker pool (each indexes its own queues' tasks)."""
+    return [n for n in services if n == "api" or n == "worker" or n.startswith("worker-")]
+
+
+def worker_of(services: dict) -> str:
+    return "worker" if "worker" in services else "worker-dataset"
+
+
 def vector_env(env: dict) -> dict:
     return {k: v for k, v in env.items() if k.startswith(VECTOR_PREFIXES)}
 
@@ -31,13 +40,14 @@ def plain_value(entry: dict):
 def assert_env_is_upstreams(services: dict) -> None:
     """The store's keys do not depend on the release: each must be one every release in the table defines."""
     for version in RELEASES:
-        for service in USERS:
-            unknown = set(vector_env(env_of(services[service]))) - upstream_keys(version, service)
+        for service in users(services):
+            upstream = upstream_keys(version, "worker" if service.startswith("worker") else service)
+            unknown = set(vector_env(env_of(services[service]))) - upstream
             assert not unknown, (version, service, unknown)
 
 
 def assert_only_users_have_it(services: dict) -> None:
-    for service in USERS:
+    for service in users(services):
         assert "VECTOR_STORE" in env_of(services[service]), service
     for service in NOT_USERS:
         if service in services:
@@ -132,7 +142,7 @@ def test_aws_opensearch_domain_in_the_vpc_signed_with_the_api_role():
     services = by_service(run)
     assert_only_users_have_it(services)
     assert_env_is_upstreams(services)
-    env = env_of(services["worker"])
+    env = env_of(services[worker_of(services)])
     assert plain_value(env["OPENSEARCH_AUTH_METHOD"]) == "aws_managed_iam"
     assert plain_value(env["OPENSEARCH_AWS_SERVICE"]) == "es"
     assert plain_value(env["OPENSEARCH_AWS_REGION"]) == "us-east-1"
@@ -162,7 +172,7 @@ def test_aws_opensearch_without_a_managed_bucket_still_gets_the_api_role():
     accounts = {r.plain["metadata"]["name"]: r.plain["metadata"].get("annotations", {})
                 for r in run.of_type("kubernetes:core/v1:ServiceAccount")}
     bound = {name for name, notes in accounts.items() if "eks.amazonaws.com/role-arn" in notes}
-    assert bound == {"api", "worker", "api-websocket"}
+    assert bound == {"api", "worker-dataset", "worker-workflow", "worker-ops", "api-websocket"}
 
 def test_aws_dev_opensearch_is_one_node_without_zone_awareness():
     run = run_program("prod", overrides={"size": "dev", "vectorStore": {"kind": "opensearch",
@@ -252,7 +262,7 @@ def test_alicloud_tablestore_bound_to_the_vpc_with_a_key_scoped_to_the_instance(
     services = by_service(run)
     assert_only_users_have_it(services)
     assert_env_is_upstreams(services)
-    env = env_of(services["worker"])
+    env = env_of(services[worker_of(services)])
     assert plain_value(env["TABLESTORE_ENDPOINT"]) == f"https://{name}.cn-hangzhou.vpc.tablestore.aliyuncs.com"
     assert plain_value(env["TABLESTORE_INSTANCE_NAME"]) == name
     assert all("valueFrom" in env[k] for k in ("TABLESTORE_ACCESS_KEY_ID", "TABLESTORE_ACCESS_KEY_SECRET"))

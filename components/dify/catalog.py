@@ -15,6 +15,9 @@ from components import acme, images
 from components.acme import Acme
 from components.dify import nginx, ssrf_proxy
 from components.dify.concurrency import CONCURRENCY, Concurrency
+from components.dify import workers
+from components.dify.rate_limits import RateLimits
+from components.dify.workers import WorkerPool
 from components.dify.ports import AGENT_BACKEND_PORT, API_PORT, PLUGIN_DAEMON_PORT, PROXY_PORT, SANDBOX_PORT, WEB_PORT
 from components.dify.agent import AGENT_BACKEND, WEBSOCKET, agent_client_env, agent_services, collaboration_env, web_env, websocket_service
 from components.dify.environment import (
@@ -74,6 +77,9 @@ class Edge:
     behind_proxy: bool = False
     # Docker host: a certificate obtained and renewed over ACME instead of a given one.
     acme: Optional[Acme] = None
+    # Per-client limits in nginx (None: none), and the proxies whose X-Forwarded-For names the client.
+    rate_limits: Optional[RateLimits] = None
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def tls(self) -> bool:
@@ -99,8 +105,10 @@ def build_catalog(
     concurrency: Concurrency = CONCURRENCY["dev"],
     telemetry: Optional[Telemetry] = None,
     nginx_status: Optional[nginx.Status] = None,
+    worker_pools: Optional[tuple[WorkerPool, ...]] = None,
 ) -> dict[str, ServiceSpec]:
     """Every Dify service of the configured release, keyed by its host name inside the deployment.
+    `worker_pools`: the Celery workers (components.dify.workers); one worker for every queue by default.
     `telemetry`: api, worker (and the websocket server, an api) export traces and metrics over OTLP;
     `nginx_status`: nginx serves its counters for an exporter."""
     release = settings.release
@@ -162,7 +170,7 @@ def build_catalog(
     # gunicorn reads GUNICORN_CMD_ARGS itself: on SIGTERM its workers finish open streams, up to the longest run.
     api_env = exporting(api_mode("api", MIGRATION_ENABLED="true",
                                  GUNICORN_CMD_ARGS=f"--graceful-timeout {LONGEST_RUN_S}", **concurrency.api_env()))
-    worker_env = exporting(api_mode("worker", **concurrency.worker_env()))
+    worker_env = exporting(api_mode("worker"))
     beat_env = api_mode("beat")
     # Beat only schedules: it calls neither the plugin daemon's inner api nor the agent backend.
     for key in ("INNER_API_KEY_FOR_PLUGIN", "AGENT_BACKEND_API_TOKEN"):
@@ -208,23 +216,12 @@ def build_catalog(
             calls=api_calls, data=vector_user_data, internet=True,
         ),
         ServiceSpec(
-            name="worker", upstream_name="worker", image=image["api"],
-            env=worker_env[0], secret_env=worker_env[1], files=ca_files,
-            networks=frozenset({APP_NET, SANDBOX_NET, DATA_NET}), uses_data=True, depends_on=("api",),
-            # Celery acknowledges tasks as they start: on SIGTERM it finishes the running ones (warm shutdown).
-            grace_period_s=LONG_GRACE_S, liveness_command=_celery_ping(release),
-            queue_scaling=QueueScaling(
-                host=data.redis.host, port=data.redis.port, db=data.redis.broker_db, tls=data.redis.use_tls,
-                password_key="REDIS_PASSWORD", queues=release.worker_queues, per_replica=concurrency.celery_tasks),
-            calls=api_calls, data=vector_user_data, internet=True,
-        ),
-        ServiceSpec(
             name="beat", upstream_name="worker_beat", image=image["api"],
             env=beat_env[0], secret_env=beat_env[1], files=ca_files,
             networks=frozenset({APP_NET, DATA_NET}), uses_data=True, depends_on=("api",), singleton=True,
             data=ALL_DATA,
             # celery beat keeps its schedule file (celerybeat-schedule) in its working directory, /app/api.
-            writes_image=True,
+            writes_image=True, priority="background",
         ),
         ServiceSpec(
             name="web", upstream_name="web", image=image["web"],
@@ -255,6 +252,8 @@ def build_catalog(
             state=(StateMount("sandbox-dependencies", "/dependencies"),),
             networks=frozenset({SANDBOX_NET}), depends_on=("ssrf-proxy",),
             calls=(Call("ssrf-proxy", PROXY_PORT),),
+            # Untrusted code, CPU-hungry: under pressure it yields to the services that answer requests.
+            priority="background",
         ),
         ServiceSpec(
             name="plugin-daemon", upstream_name="plugin_daemon", image=image["plugin_daemon"],
@@ -284,6 +283,9 @@ def build_catalog(
             calls=(Call("sandbox", SANDBOX_PORT),), internet=True,
         ),
     ]
+    pools = worker_pools or workers.single(release.worker_queues, concurrency.celery_tasks)
+    services[1:1] = [_worker(pool, image["api"], worker_env, ca_files, data, release, api_calls, vector_user_data)
+                     for pool in pools]
     if collaboration:
         services.append(websocket_service(image["api"], api_env, ca_files))
     if agent:
@@ -309,6 +311,26 @@ def build_catalog(
         services.append(acme.acme_service(edge.acme, images.image_ref(images.CERTBOT, registry.mirror)))
     catalog = {service.name: service for service in services}
     return _with_extra_env(catalog, settings.extra_env)
+
+
+def _worker(pool: WorkerPool, image: str, env: tuple[Env, SecretEnv], files: tuple[ConfigFile, ...],
+            data: DataEndpoints, release, calls: tuple[Call, ...], uses: frozenset[str]) -> ServiceSpec:
+    """One pool's worker: its tasks at once (`-c`), its queues (`CELERY_QUEUES`; the image's own list for
+    the single pool), and an autoscaler on those queues' backlog where KEDA runs."""
+    plain = {**env[0], "CELERY_WORKER_AMOUNT": str(pool.concurrency)}
+    if pool.queues:
+        plain["CELERY_QUEUES"] = ",".join(pool.queues)
+    return ServiceSpec(
+        name=pool.service, upstream_name="worker", image=image,
+        env=plain, secret_env=dict(env[1]), files=files,
+        networks=frozenset({APP_NET, SANDBOX_NET, DATA_NET}), uses_data=True, depends_on=("api",),
+        # Celery acknowledges tasks as they start: on SIGTERM it finishes the running ones (warm shutdown).
+        grace_period_s=LONG_GRACE_S, liveness_command=_celery_ping(release),
+        queue_scaling=QueueScaling(
+            host=data.redis.host, port=data.redis.port, db=data.redis.broker_db, tls=data.redis.use_tls,
+            password_key="REDIS_PASSWORD", queues=pool.watched, per_replica=pool.concurrency),
+        calls=calls, data=uses, internet=True, priority="background",
+    )
 
 
 def _celery_ping(release) -> Optional[tuple[str, ...]]:
@@ -344,7 +366,8 @@ def _nginx_files(settings: DifySettings, edge: Edge, api_addr: str, collaboratio
         websocket=f"{WEBSOCKET}:{API_PORT}" if collaboration else None,
         extra_api_routes=settings.release.extra_api_routes,
         body_limit=settings.request_body_limit, tls=edge.tls, https_port=edge.https_port,
-        behind_proxy=edge.behind_proxy, status=status,
+        behind_proxy=edge.behind_proxy, status=status, limits=edge.rate_limits,
+        trusted_proxies=edge.trusted_proxies,
         certificate=nginx.Certificate(acme.CERTIFICATE, acme.KEY, acme.WEBROOT) if edge.acme else nginx.Certificate(),
     )
     if edge.tls_certificate is None or edge.tls_key is None:
@@ -358,22 +381,29 @@ def _nginx_files(settings: DifySettings, edge: Edge, api_addr: str, collaboratio
 def _with_extra_env(catalog: dict[str, ServiceSpec], extra: dict[str, dict[str, object]]) -> dict[str, ServiceSpec]:
     """Plain values join the service's env; values that came from secret config (SecretStr) its secret env."""
     for config_name, env in extra.items():
-        if CONFIG_NAMES[config_name] not in catalog:
+        # `worker` reaches every worker pool.
+        targets = [s for s in catalog.values() if s.name == CONFIG_NAMES[config_name]
+                   or (config_name == "worker" and s.upstream_name == "worker")]
+        if not targets:
             raise CatalogError(
                 f"{pulumi.get_project()}:dify.extraEnv.{config_name}: this deployment has no {config_name} "
                 "(the release lacks it or dify.features turns it off); remove the key"
             )
-        service = catalog[CONFIG_NAMES[config_name]]
-        clashes = sorted(set(env) & set(service.secret_env))
-        if clashes:
-            raise CatalogError(
-                f"{pulumi.get_project()}:dify.extraEnv.{config_name}: {', '.join(clashes)} hold generated or "
-                "configured secrets and cannot be overridden here; set the credential in its own section "
-                "(e.g. postgres.password)"
-            )
-        plain = {k: v for k, v in env.items() if isinstance(v, str)}
-        secret = {k: pulumi.Output.secret(v.get_secret_value()) for k, v in env.items()  # type: ignore[attr-defined]
-                  if not isinstance(v, str)}
-        kept = {k: v for k, v in service.env.items() if k not in secret}
-        catalog[service.name] = replace(service, env={**kept, **plain}, secret_env={**service.secret_env, **secret})
+        for service in targets:
+            catalog[service.name] = _extra_env(service, config_name, env)
     return catalog
+
+
+def _extra_env(service: ServiceSpec, config_name: str, env: dict[str, object]) -> ServiceSpec:
+    clashes = sorted(set(env) & set(service.secret_env))
+    if clashes:
+        raise CatalogError(
+            f"{pulumi.get_project()}:dify.extraEnv.{config_name}: {', '.join(clashes)} hold generated or "
+            "configured secrets and cannot be overridden here; set the credential in its own section "
+            "(e.g. postgres.password)"
+        )
+    plain = {k: v for k, v in env.items() if isinstance(v, str)}
+    secret = {k: pulumi.Output.secret(v.get_secret_value()) for k, v in env.items()  # type: ignore[attr-defined]
+              if not isinstance(v, str)}
+    kept = {k: v for k, v in service.env.items() if k not in secret}
+    return replace(service, env={**kept, **plain}, secret_env={**service.secret_env, **secret})

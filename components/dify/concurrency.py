@@ -45,9 +45,6 @@ class Concurrency:
         return {"SERVER_WORKER_AMOUNT": str(self.api_processes),
                 "SERVER_WORKER_CONNECTIONS": str(self.api_connections)}
 
-    def worker_env(self) -> Env:
-        return {"CELERY_WORKER_AMOUNT": str(self.celery_tasks)}
-
     def daemon_env(self) -> Env:
         return {"DB_MAX_OPEN_CONNS": str(self.daemon_connections),
                 "DB_MAX_IDLE_CONNS": str(max(1, self.daemon_connections // 3))}
@@ -60,4 +57,13 @@ CONCURRENCY: dict[str, Concurrency] = {
                          pgvector_pool=5, daemon_connections=20),
     "production": Concurrency(api_processes=2, api_connections=50, celery_tasks=16, db_pool=10, db_overflow=5,
                               pgvector_pool=5, daemon_connections=30),
+}
+
+
+# Tasks per worker pod of each pool (workers.layout split): indexing is heavy per task, workflow runs wait
+# on models and tools, the ops queues carry short tasks.
+POOL_TASKS: dict[str, dict[str, int]] = {
+    "dev": {"dataset": 4, "workflow": 4, "ops": 2},
+    "small": {"dataset": 8, "workflow": 8, "ops": 4},
+    "production": {"dataset": 8, "workflow": 16, "ops": 4},
 }

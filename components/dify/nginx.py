@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from components.dify import rate_limits
+from components.dify.rate_limits import RateLimits
 from components.workload import ConfigFile
 
 CONFIG_PATH = "/etc/nginx/conf.d/default.conf"
@@ -69,8 +71,10 @@ _PROXY_SETTINGS = """\
         proxy_http_version 1.1;
         proxy_set_header Connection "";
         proxy_buffering off;
-        proxy_read_timeout 3600s;
-        proxy_send_timeout 3600s;"""
+        proxy_read_timeout {read_timeout}s;
+        proxy_send_timeout {read_timeout}s;"""
+# Streamed answers (SSE) stay open while Dify works; an hour covers its longest run.
+STREAM_TIMEOUT_S = 3600
 
 
 # Socket.IO (workflow collaboration): the connection is upgraded to a websocket, so it keeps the
@@ -91,17 +95,22 @@ _WEBSOCKET_LOCATION = """\
 _UPGRADE_MAP = "map $http_upgrade $connection_upgrade {\n    default upgrade;\n    \"\" close;\n}\n"
 
 
-def _locations(upstreams: dict[str, str], extra_api_routes: tuple[str, ...]) -> str:
+def _locations(upstreams: dict[str, str], extra_api_routes: tuple[str, ...], limits: Optional[RateLimits]) -> str:
     blocks = []
     if upstreams.get("websocket"):
         blocks.append(_WEBSOCKET_LOCATION.format(upstream=upstreams["websocket"]))
-    for path, target in ROUTES + tuple((route, "api") for route in extra_api_routes):
-        extra = ""
+    auth = tuple((route, "auth") for route in rate_limits.AUTH_ROUTES) if limits else ()
+    for path, target in ROUTES + tuple((route, "api") for route in extra_api_routes) + auth:
+        extra, timeout = "", STREAM_TIMEOUT_S
         if target == "plugin_daemon":
             extra = "        proxy_set_header Dify-Hook-Url $forwarded_proto://$host$request_uri;\n"
-        blocks.append(
-            f"    location {path} {{\n        proxy_pass http://{upstreams[target]};\n{extra}{_PROXY_SETTINGS}\n    }}"
-        )
+        if limits and target == "api":
+            extra += rate_limits.api_location(limits)
+        if limits and target == "auth":
+            extra, timeout = rate_limits.auth_location(limits), limits.auth_read_timeout_s
+        upstream = upstreams["api" if target == "auth" else target]
+        blocks.append(f"    location {path} {{\n        proxy_pass http://{upstream};\n{extra}"
+                      f"{_PROXY_SETTINGS.format(read_timeout=timeout)}\n    }}")
     return "\n".join(blocks)
 
 
@@ -125,8 +134,11 @@ def _acme_challenge(certificate: Certificate) -> str:
 def render(api: str, web: str, plugin_daemon: str, body_limit: str = "100M", tls: bool = False,
            https_port: int = 443, behind_proxy: bool = False, websocket: Optional[str] = None,
            extra_api_routes: tuple[str, ...] = (), status: Optional[Status] = None,
-           certificate: Certificate = Certificate()) -> str:
+           certificate: Certificate = Certificate(), limits: Optional[RateLimits] = None,
+           trusted_proxies: tuple[str, ...] = ()) -> str:
     """`behind_proxy`: a load balancer in front terminates TLS; trust its X-Forwarded-Proto.
+    `limits`: per-client rate and connection limits on the api's routes (components.dify.rate_limits);
+    `trusted_proxies`: the ranges whose X-Forwarded-For names the client (the balancer or Ingress in front).
     `websocket`: the collaboration server (host:port) that /socket.io/ goes to, when there is one.
     Upstreams are host names that resolve through the system resolver (Docker's DNS on a Docker host,
     the cluster DNS on Kubernetes) when nginx starts. `extra_api_routes`: the release's newer api paths."""
@@ -138,12 +150,15 @@ def render(api: str, web: str, plugin_daemon: str, body_limit: str = "100M", tls
         + (_UPGRADE_MAP if websocket else "")
         + (_LOG_FORMAT if status is not None and status.access_syslog else "")
         + (_status_server(status) if status is not None else "")
+        + rate_limits.real_ip(trusted_proxies)
+        + (rate_limits.http_directives(limits) if limits else "")
     )
     health = f"    location = {HEALTH_PATH} {{\n        access_log off;\n        return 200 \"ok\\n\";\n    }}"
     common = (f"    server_name _;\n    client_max_body_size {body_limit};\n    keepalive_timeout 65;\n"
-              + _access_logs(status))
+              + _access_logs(status) + (rate_limits.server_directives() if limits else ""))
+    routes = _locations(upstreams, extra_api_routes, limits)
     if not tls:
-        return f"{header}server {{\n    listen {HTTP_PORT};\n{common}{health}\n{_locations(upstreams, extra_api_routes)}\n}}\n"
+        return f"{header}server {{\n    listen {HTTP_PORT};\n{common}{health}\n{routes}\n}}\n"
     redirect_port = "" if https_port == 443 else f":{https_port}"
     return (
         f"{header}server {{\n    listen {HTTP_PORT};\n    server_name _;\n{_access_logs(status)}{health}\n"
@@ -154,14 +169,16 @@ def render(api: str, web: str, plugin_daemon: str, body_limit: str = "100M", tls
         "    ssl_protocols TLSv1.2 TLSv1.3;\n    ssl_prefer_server_ciphers on;\n"
         "    ssl_session_cache shared:SSL:10m;\n    ssl_session_timeout 10m;\n"
         "    add_header Strict-Transport-Security \"max-age=31536000\" always;\n"
-        f"{health}\n{_locations(upstreams, extra_api_routes)}\n}}\n"
+        f"{health}\n{routes}\n}}\n"
     )
 
 
 def config_files(api: str, web: str, plugin_daemon: str, body_limit: str, tls: bool,
                  https_port: int = 443, behind_proxy: bool = False,
                  websocket: Optional[str] = None, extra_api_routes: tuple[str, ...] = (),
-                 status: Optional[Status] = None, certificate: Certificate = Certificate()) -> tuple[ConfigFile, ...]:
+                 status: Optional[Status] = None, certificate: Certificate = Certificate(),
+                 limits: Optional[RateLimits] = None, trusted_proxies: tuple[str, ...] = ()) -> tuple[ConfigFile, ...]:
     """The server config; with TLS the certificate files are added by the renderer from secrets."""
     return (ConfigFile(CONFIG_PATH, render(api, web, plugin_daemon, body_limit, tls, https_port, behind_proxy,
-                                           websocket, extra_api_routes, status, certificate)),)
+                                           websocket, extra_api_routes, status, certificate, limits,
+                                           trusted_proxies)),)

@@ -61,6 +61,8 @@ def load_balancer_annotations(cloud: Cloud, certificate: Optional[str] = None, i
             f"{_AWS}nlb-target-type": "ip",
             f"{_AWS}scheme": "internal" if internal else "internet-facing",
             f"{_AWS}backend-protocol": "tcp",
+            # IP targets see the balancer's address unless told otherwise; nginx limits per client address.
+            f"{_AWS}target-group-attributes": "preserve_client_ip.enabled=true",
         }
         if certificate:
             annotations.update({f"{_AWS}ssl-cert": certificate, f"{_AWS}ssl-ports": "443"})

@@ -10,6 +10,9 @@ Since 1.16: the collaboration websocket server runs 2 in `production` (1 otherwi
 proxy likewise; the agent backend and its local sandbox run 1 in every preset (the sandbox keeps its
 jobs in the container, so it is a singleton, replaced rather than rolled).
 
+Worker pools (workers.layout split, the default in `production`; components.dify.workers): `worker-dataset`
+1 / 1 / 2 (2-6), `worker-workflow` 1 / 2 / 2 (2-10), `worker-ops` 1 / 1 / 2 (2-4); ops pods are half the size.
+
 (n-m) = a HorizontalPodAutoscaler between n and m replicas at 70 % of the CPU request. Every workload
 with two or more replicas gets a PodDisruptionBudget (maxUnavailable 1). Beat is a singleton in all
 presets. The plugin daemon is not autoscaled: each replica runs every installed plugin as a child
@@ -90,6 +93,9 @@ _DEV_RESOURCES = {
     "api": _r("200m", "512Mi", "1", "1536Mi"),
     "migrate": _r("200m", "512Mi", "1", "1536Mi"),
     "worker": _r("200m", "512Mi", "1", "1536Mi"),
+    "worker-dataset": _r("200m", "512Mi", "1", "1536Mi"),
+    "worker-workflow": _r("200m", "512Mi", "1", "1536Mi"),
+    "worker-ops": _r("100m", "384Mi", "500m", "1Gi"),
     "beat": _r("50m", "256Mi", "500m", "512Mi"),
     "web": _r("100m", "256Mi", "1", "1Gi"),
     "sandbox": _r("100m", "128Mi", "1", "512Mi"),
@@ -109,6 +115,9 @@ _PRODUCTION_RESOURCES = {
     "api": _r("500m", "1Gi", "2", "2Gi"),
     "migrate": _r("500m", "1Gi", "2", "2Gi"),
     "worker": _r("500m", "1Gi", "2", "2Gi"),
+    "worker-dataset": _r("500m", "1Gi", "2", "2Gi"),
+    "worker-workflow": _r("500m", "1Gi", "2", "2Gi"),
+    "worker-ops": _r("250m", "512Mi", "1", "1Gi"),
     "beat": _r("100m", "256Mi", "500m", "512Mi"),
     "web": _r("250m", "512Mi", "1", "1Gi"),
     "sandbox": _r("250m", "256Mi", "1", "1Gi"),
@@ -146,7 +155,7 @@ PRESETS: dict[str, Preset] = {
         name="small",
         workloads=_sized(
             _DEV_RESOURCES,
-            {"api": (2, None), "web": (2, None), "worker": (2, None), "nginx": (2, None)},
+            {"api": (2, None), "web": (2, None), "worker": (2, None), "nginx": (2, None), "worker-workflow": (2, None)},
         ),
         volumes={"postgres-data": "20Gi", "redis-data": "5Gi", "object-store-data": "50Gi"},
         scratch=_SCRATCH,
@@ -158,6 +167,7 @@ PRESETS: dict[str, Preset] = {
             _PRODUCTION_RESOURCES,
             {
                 "api": (3, 10), "web": (3, 10), "worker": (2, 10), "sandbox": (2, 6),
+                "worker-dataset": (2, 6), "worker-workflow": (2, 10), "worker-ops": (2, 4),
                 "plugin-daemon": (2, None), "nginx": (3, 10), "ssrf-proxy": (2, 6),
                 "api-websocket": (2, None), "agent-ssrf-proxy": (2, None),
             },
