@@ -152,6 +152,12 @@ def acme_issuer(config: StackConfig, provider: k8s.Provider) -> Optional[AcmeClu
                              labels=naming.labels(), opts=pulumi.ResourceOptions(providers=[provider]))
 
 
+def edge_viewer_header(config: StackConfig) -> Optional[str]:
+    """CloudFront in front (aws, edge.cdn) passes the viewer's address and port in this header; the
+    ALB then admits only CloudFront's origin-facing ranges, so viewers cannot set it themselves."""
+    return "CloudFront-Viewer-Address" if config.target == "aws" and config.edge.cdn else None
+
+
 def edge(config: StackConfig, entry: Entry) -> Edge:
     """nginx serves TLS itself only when it is the entry and holds the certificate."""
     tls = config.kubernetes.tls if entry.kind != "ingress" else None
@@ -159,7 +165,7 @@ def edge(config: StackConfig, entry: Entry) -> Edge:
         tls_certificate=pulumi.Output.secret(tls.certificate.get_secret_value()) if tls else None,
         tls_key=pulumi.Output.secret(tls.key.get_secret_value()) if tls else None,
         behind_proxy=entry.behind_proxy,
-        rate_limits=config.nginx.limits(config.size),
+        rate_limits=config.nginx.limits(config.size, viewer_address_header=edge_viewer_header(config)),
         trusted_proxies=config.nginx.proxies(entry.behind_proxy),
     )
 

@@ -51,15 +51,16 @@ class NginxSettings(Strict):
                                  "and escape its limits; give the ranges of your balancer or Ingress controller")
         return value
 
-    def limits(self, size: str) -> Optional[RateLimits]:
-        """The preset's limits with this stack's overrides (None when turned off)."""
+    def limits(self, size: str, viewer_address_header: Optional[str] = None) -> Optional[RateLimits]:
+        """The preset's limits with this stack's overrides (None when turned off); a CDN in front names
+        the header it passes the viewer's address in."""
         chosen = self.rate_limit
         if not chosen.enabled:
             return None
         given = {field: getattr(chosen, field) for field in ("api_rps", "api_burst", "login_rpm", "login_burst",
                                                               "connections_per_ip")
                  if getattr(chosen, field) is not None}
-        return replace(rate_limits.PRESETS[size], **given)
+        return replace(rate_limits.PRESETS[size], **given, viewer_address_header=viewer_address_header)
 
     def proxies(self, behind_proxy: bool) -> tuple[str, ...]:
         """The ranges trusted for X-Forwarded-For: as given, else the private ones where a balancer or

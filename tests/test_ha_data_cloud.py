@@ -22,7 +22,7 @@ from tests.test_ha_data import _pods, cr, seaweedfs_values
 from tests.test_kubernetes import K8S_VERSION, cached_schemas, env_of, named, of_kind  # noqa: F401  (fixture)
 from tools.mocks import Run, aws as aws_mock, manifests, run_program
 
-SELF_HOSTED = {"postgres": {"mode": "self-hosted", "maxConnections": 1000}, "redis": {"mode": "self-hosted"},
+SELF_HOSTED = {"postgres": {"mode": "self-hosted", "maxConnections": 1200}, "redis": {"mode": "self-hosted"},
                "objectStorage": {"mode": "self-hosted"}, "selfHosted": {"highAvailability": True}}
 MIXED = {"redis": {"mode": "self-hosted"}, "selfHosted": {"highAvailability": True}}
 ALICLOUD_ZONES = ["cn-hangzhou-j", "cn-hangzhou-k"]
@@ -271,9 +271,9 @@ def test_production_with_replicated_engines_needs_no_allowance_but_single_pods_d
 
 @pytest.mark.parametrize(("stack", "overrides", "key"), [
     ("prod", {"selfHosted": {"highAvailability": True}}, "selfHosted.highAvailability"),
-    ("prod", {"postgres": {"mode": "self-hosted", "maxConnections": 1000}, "selfHosted": {"highAvailability": True}},
+    ("prod", {"postgres": {"mode": "self-hosted", "maxConnections": 1200}, "selfHosted": {"highAvailability": True}},
      "selfHosted.backups"),
-    ("alicloud", {"postgres": {"mode": "self-hosted", "maxConnections": 1000},
+    ("alicloud", {"postgres": {"mode": "self-hosted", "maxConnections": 1200},
                   "selfHosted": {"highAvailability": True, "backups": False}}, "restorePoints.enabled"),
     ("prod", {**SELF_HOSTED, "size": "production", "aws": {
         "region": "eu-central-1", "vpcId": "vpc-0a1b2c3d4e5f60718",

@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
+from dataclasses import replace
 
 import pytest
 
@@ -112,13 +113,13 @@ class _Upstream(http.server.BaseHTTPRequestHandler):
 
 
 @contextmanager
-def _nginx(tmp_path, trusted):
+def _nginx(tmp_path, trusted, limits=LIVE):
     upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     address = f"127.0.0.1:{upstream.server_address[1]}"
     port = _free_port()
     conf = tmp_path / "nginx.conf"
-    conf.write_text(_wrap(nginx.render(address, address, address, behind_proxy=bool(trusted), limits=LIVE,
+    conf.write_text(_wrap(nginx.render(address, address, address, behind_proxy=bool(trusted), limits=limits,
                                        trusted_proxies=trusted), tmp_path, port, _free_port()))
     proc = subprocess.Popen([_nginx_binary(), "-p", str(tmp_path), "-c", str(conf), "-e", "stderr",
                              "-g", "daemon off;"], stderr=subprocess.PIPE, text=True)
@@ -132,9 +133,9 @@ def _nginx(tmp_path, trusted):
         upstream.server_close()
 
 
-def _post(url, client=None, timeout=10):
+def _post(url, client=None, timeout=10, headers=None):
     request = urllib.request.Request(url, data=b"{}", method="POST",
-                                     headers={"X-Forwarded-For": client} if client else {})
+                                     headers={**({"X-Forwarded-For": client} if client else {}), **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read().decode(), response.headers
@@ -161,6 +162,22 @@ def test_a_client_over_the_sign_in_limit_gets_429_and_others_behind_the_same_pro
         assert status == 200 and json.loads(body)["xff"].startswith("198.51.100.20")
         # A client that prepends an address of its choice is still itself (the rightmost untrusted hop).
         assert _post(login, "198.51.100.99, 203.0.113.7")[0] == 429
+
+
+def test_behind_cloudfront_each_viewer_has_its_own_budget_not_the_edge(tmp_path):
+    """Through CloudFront and the ALB, X-Forwarded-For ends in CloudFront's edge address: many viewers
+    share one edge, so the zones count by CloudFront-Viewer-Address (`address:port`) instead."""
+    behind_cloudfront = replace(LIVE, viewer_address_header="CloudFront-Viewer-Address")
+    with _nginx(tmp_path, trusted=("127.0.0.1/32",), limits=behind_cloudfront) as base:
+        login, edge = f"{base}/console/api/login", "130.176.0.10"
+
+        def viewer(address, port):
+            return _post(login, f"{address}, {edge}", headers={"CloudFront-Viewer-Address": f"{address}:{port}"})[0]
+
+        statuses = [viewer("203.0.113.7", 40000 + n) for n in range(LIVE.login_burst + 2)]
+        assert statuses == [200] * (LIVE.login_burst + 1) + [429], "one viewer, new ports: still one client"
+        assert viewer("198.51.100.20", 40000) == 200, "another viewer through the same edge"
+        assert viewer("2001:db8::7", 40000) == 200 and viewer("2001:db8::8", 40000) == 200
 
 
 def test_untrusted_senders_cannot_name_another_client(tmp_path):
@@ -220,5 +237,9 @@ def test_the_program_sizes_the_limits_and_trusts_only_the_proxy_in_front():
                                                      "trustedProxies": ["192.0.2.0/24"]}}))
     assert "rate=7r/s" in tuned and "limit_conn dify_conn 40;" in tuned
     assert "set_real_ip_from 192.0.2.0/24;" in tuned and "10.0.0.0/8" not in tuned
+    assert "CloudFront-Viewer-Address".lower().replace("-", "_") not in behind_alb
+    cdn = _nginx_conf(cached_run("prod", {"edge": {"cdn": True}}))
+    assert "map $http_cloudfront_viewer_address $dify_client" in cdn
+    assert "limit_req_zone $dify_client zone=dify_auth" in cdn and "limit_conn_zone $dify_client" in cdn
     off = _nginx_conf(cached_run("k8s", {"nginx": {"rateLimit": {"enabled": False}}}))
     assert "limit_req" not in off

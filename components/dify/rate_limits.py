@@ -18,6 +18,7 @@ n times these rates.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 API_ZONE, AUTH_ZONE, CONN_ZONE = "dify_api", "dify_auth", "dify_conn"
 # The sign-in and account-recovery endpoints, as prefixes of the api's routes (langgenius/dify
@@ -46,6 +47,9 @@ class RateLimits:
     login_burst: int
     connections_per_ip: int
     auth_read_timeout_s: int = AUTH_READ_TIMEOUT_S
+    # A header a CDN in front sets to the viewer's `address:port` (CloudFront-Viewer-Address): the
+    # client is taken from it, since X-Forwarded-For's last untrusted hop is then the CDN's edge.
+    viewer_address_header: Optional[str] = None
 
 
 # Per nginx replica. dev is generous (one developer's scripts and load tests); small and production run
@@ -57,11 +61,26 @@ PRESETS: dict[str, RateLimits] = {
 }
 
 
+CLIENT_KEY = "$dify_client"
+
+
+def _client_key(limits: RateLimits) -> tuple[str, str]:
+    """The variable the zones count by, and the map that makes it from the viewer header (the port cut
+    off; a request without the header counts by its own address)."""
+    if limits.viewer_address_header is None:
+        return "$binary_remote_addr", ""
+    variable = "$http_" + limits.viewer_address_header.lower().replace("-", "_")
+    return CLIENT_KEY, (f"map {variable} {CLIENT_KEY} {{\n    \"~^(?<viewer>.+):[0-9]+$\" $viewer;\n"
+                        "    default $binary_remote_addr;\n}\n")
+
+
 def http_directives(limits: RateLimits) -> str:
+    key, client_map = _client_key(limits)
     return (
-        f"limit_req_zone $binary_remote_addr zone={API_ZONE}:10m rate={limits.api_rps}r/s;\n"
-        f"limit_req_zone $binary_remote_addr zone={AUTH_ZONE}:5m rate={limits.login_rpm}r/m;\n"
-        f"limit_conn_zone $binary_remote_addr zone={CONN_ZONE}:10m;\n"
+        client_map
+        + f"limit_req_zone {key} zone={API_ZONE}:10m rate={limits.api_rps}r/s;\n"
+        f"limit_req_zone {key} zone={AUTH_ZONE}:5m rate={limits.login_rpm}r/m;\n"
+        f"limit_conn_zone {key} zone={CONN_ZONE}:10m;\n"
         "limit_req_status 429;\nlimit_conn_status 429;\n"
         "limit_req_log_level warn;\nlimit_conn_log_level warn;\n"
     )
