@@ -25,7 +25,7 @@ import pulumi
 from components.aws.sdk import aws
 
 from components.aws import iam
-from components.aws.storage import tls_only_policy
+from components.aws.storage import private_bucket
 
 KEY_USE = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
 
@@ -95,19 +95,7 @@ class S3Replica(pulumi.ComponentResource):
 
         self.bucket = aws.s3.Bucket(f"{name}-bucket", bucket=bucket_name, force_destroy=False, opts=stateful)
         on_bucket = pulumi.ResourceOptions(parent=self.bucket, provider=standby)
-        block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access-block", bucket=self.bucket.id, block_public_acls=True, block_public_policy=True,
-            ignore_public_acls=True, restrict_public_buckets=True, opts=on_bucket)
-        aws.s3.BucketOwnershipControls(f"{name}-ownership", bucket=self.bucket.id,
-                                       rule={"object_ownership": "BucketOwnerEnforced"}, opts=on_bucket)
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption", bucket=self.bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
-                                                                "kms_master_key_id": self.key.arn},
-                    "bucket_key_enabled": True}],
-            opts=on_bucket)
-        aws.s3.BucketPolicy(f"{name}-tls-only", bucket=self.bucket.id, policy=self.bucket.arn.apply(tls_only_policy),
-                            opts=pulumi.ResourceOptions(parent=self.bucket, provider=standby, depends_on=[block]))
+        private_bucket(name, self.bucket, on_bucket, kms_key_arn=self.key.arn)
         versioning = aws.s3.BucketVersioning(f"{name}-versioning", bucket=self.bucket.id,
                                              versioning_configuration={"status": "Enabled"}, opts=on_bucket)
         aws.s3.BucketLifecycleConfiguration(

@@ -41,6 +41,23 @@ def tls_only_policy(bucket_arn: str) -> str:
     }])
 
 
+def private_bucket(name: str, bucket: aws.s3.Bucket, opts: pulumi.ResourceOptions,
+                   kms_key_arn: Optional[pulumi.Input[str]] = None) -> None:
+    """No public access, objects owned by the bucket's account, SSE-KMS with bucket keys (the account's
+    S3 key, or `kms_key_arn`), and TLS only."""
+    block = aws.s3.BucketPublicAccessBlock(
+        f"{name}-public-access-block", bucket=bucket.id, block_public_acls=True, block_public_policy=True,
+        ignore_public_acls=True, restrict_public_buckets=True, opts=opts)
+    aws.s3.BucketOwnershipControls(f"{name}-ownership", bucket=bucket.id,
+                                   rule={"object_ownership": "BucketOwnerEnforced"}, opts=opts)
+    by_default = {"sse_algorithm": "aws:kms", **({"kms_master_key_id": kms_key_arn} if kms_key_arn else {})}
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{name}-encryption", bucket=bucket.id,
+        rules=[{"apply_server_side_encryption_by_default": by_default, "bucket_key_enabled": True}], opts=opts)
+    aws.s3.BucketPolicy(f"{name}-tls-only", bucket=bucket.id, policy=bucket.arn.apply(tls_only_policy),
+                        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[block])))
+
+
 class S3Storage(pulumi.ComponentResource):
     def __init__(self, name: str, *, region: str, production: bool, bucket_name: Optional[str] = None,
                  versioned: Optional[bool] = None, opts: Optional[pulumi.ResourceOptions] = None) -> None:
@@ -53,17 +70,7 @@ class S3Storage(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=production),
         )
         on_bucket = pulumi.ResourceOptions(parent=self.bucket)
-        block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access-block", bucket=self.bucket.id, block_public_acls=True, block_public_policy=True,
-            ignore_public_acls=True, restrict_public_buckets=True, opts=on_bucket)
-        aws.s3.BucketOwnershipControls(f"{name}-ownership", bucket=self.bucket.id,
-                                       rule={"object_ownership": "BucketOwnerEnforced"}, opts=on_bucket)
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption", bucket=self.bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"}, "bucket_key_enabled": True}],
-            opts=on_bucket)
-        aws.s3.BucketPolicy(f"{name}-tls-only", bucket=self.bucket.id, policy=self.bucket.arn.apply(tls_only_policy),
-                            opts=pulumi.ResourceOptions(parent=self.bucket, depends_on=[block]))
+        private_bucket(name, self.bucket, on_bucket)
         # Versioning: in production, and wherever the bucket is replicated (S3 requires it).
         self.versioning: Optional[aws.s3.BucketVersioning] = None
         if production if versioned is None else versioned:
