@@ -239,8 +239,9 @@ def run_program(
     cache = os.environ.get(RUN_CACHE_ENV)
     if run is not None or not cache:
         return _run_program(stack, overrides, secret_keys, preview, run, previous_outputs, exit_codes)
-    arguments = json.dumps([stack_config(stack), overrides, list(secret_keys), preview, previous_outputs,
-                            exit_codes], sort_keys=True, default=repr)
+    # None and empty mean the same to the run (no overrides, never deployed, every container exits 0).
+    arguments = json.dumps([stack_config(stack), overrides or {}, sorted(secret_keys), preview, previous_outputs or {},
+                            exit_codes or {}], sort_keys=True, default=repr)
     path = Path(cache, hashlib.sha256(arguments.encode()).hexdigest())
     if path.exists():
         return pickle.loads(zlib.decompress(path.read_bytes()))
