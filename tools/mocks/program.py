@@ -9,6 +9,7 @@ import json
 import os
 import pickle
 import runpy
+import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -243,13 +244,33 @@ def run_program(
     arguments = json.dumps([stack_config(stack), overrides or {}, sorted(secret_keys), preview, previous_outputs or {},
                             exit_codes or {}], sort_keys=True, default=repr)
     path = Path(cache, hashlib.sha256(arguments.encode()).hexdigest())
-    if path.exists():
+    if _made_elsewhere(path):
         return pickle.loads(zlib.decompress(path.read_bytes()))
-    finished = _run_program(stack, overrides, secret_keys, preview, None, previous_outputs, exit_codes)
-    partial = path.with_suffix(f".{os.getpid()}")
-    partial.write_bytes(zlib.compress(pickle.dumps(finished, protocol=pickle.HIGHEST_PROTOCOL), 1))
-    partial.replace(path)
+    lock = path.with_suffix(".lock")
+    try:
+        finished = _run_program(stack, overrides, secret_keys, preview, None, previous_outputs, exit_codes)
+        partial = path.with_suffix(f".{os.getpid()}")
+        partial.write_bytes(zlib.compress(pickle.dumps(finished, protocol=pickle.HIGHEST_PROTOCOL), 1))
+        partial.replace(path)
+    finally:
+        lock.unlink(missing_ok=True)
     return finished
+
+
+def _made_elsewhere(path: Path, patience_s: float = 120) -> bool:
+    """Whether the run at `path` is there, waiting while another worker makes it; False (and the lock
+    taken) when this caller is to make it, also when the other gave up (a run that fails is not kept)."""
+    lock = path.with_suffix(".lock")
+    deadline = time.monotonic() + patience_s
+    while not path.exists():
+        try:
+            os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return False
+        except FileExistsError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+    return True
 
 
 def _run_program(
