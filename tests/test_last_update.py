@@ -30,6 +30,8 @@ def engine(monkeypatch):
         monkeypatch.setattr(last_update.pulumi, "get_project", lambda: "dify-deploy")
         monkeypatch.setattr(last_update.pulumi, "get_stack", lambda: "dev")
         monkeypatch.setattr(last_update, "PAUSE_S", 0)
+        monkeypatch.setattr(last_update.pulumi.runtime.settings, "get_monitor", lambda: fake)
+        monkeypatch.setattr(last_update, "_last_read", None)
         return fake
     return make
 
@@ -52,3 +54,12 @@ def test_any_other_failure_stops_at_once(engine):
     with pytest.raises(Exception, match="permission denied"):
         last_update.outputs()
     assert fake.calls == 1
+
+
+def test_every_reader_in_one_run_shares_one_read_and_a_new_run_reads_again(engine, monkeypatch):
+    fake = engine([])
+    assert last_update.outputs() == last_update.outputs() == {"restorePoints": [1]}
+    assert fake.calls == 1
+    monkeypatch.setattr(last_update.pulumi.runtime.settings, "get_monitor", lambda: object())
+    last_update.outputs()
+    assert fake.calls == 2
